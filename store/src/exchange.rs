@@ -1,0 +1,201 @@
+//! Snapshot import and export: the versioned JSON file format of `model::snapshot` and
+//! Parquet (one row per snapshot, tree as JSON, with a format version column). Imports are
+//! validated completely before anything is written, then ingested in one transaction.
+
+use crate::{Result, Store, StoreError};
+use model::snapshot::{from_file_json, to_file_json, Snapshot, SNAPSHOT_FORMAT_VERSION};
+use model::LifecycleSettings;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExchangeError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Format {
+        path: PathBuf,
+        source: model::snapshot::SnapshotFormatError,
+    },
+    #[error("{path}: {detail}")]
+    Parquet { path: PathBuf, detail: String },
+    #[error("{path}: {source}")]
+    Store { path: PathBuf, source: StoreError },
+}
+
+/// DuckDB's COPY takes its file name as a literal, not a parameter: quote it as a SQL
+/// string literal (doubling quotes) after refusing control characters.
+fn sql_path_literal(path: &Path) -> std::result::Result<String, String> {
+    let s = path
+        .to_str()
+        .ok_or_else(|| "path is not valid UTF-8".to_string())?;
+    if s.chars().any(|c| c.is_control()) {
+        return Err("path contains control characters".into());
+    }
+    Ok(format!("'{}'", s.replace('\'', "''")))
+}
+
+fn write_atomically(path: &Path, data: &str) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp-wsprof");
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, path)
+}
+
+impl Store {
+    /// Write every snapshot to a JSON snapshot file. Returns how many.
+    pub fn export_json(&self, path: &Path) -> Result<usize, ExchangeError> {
+        let snaps = self
+            .all_snapshots()
+            .map_err(|source| ExchangeError::Store {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        write_atomically(path, &to_file_json(&snaps)).map_err(|source| ExchangeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(snaps.len())
+    }
+
+    /// Read, validate and ingest a JSON snapshot file; nothing is written on any error.
+    pub fn import_json(
+        &mut self,
+        path: &Path,
+        settings: &LifecycleSettings,
+    ) -> Result<usize, ExchangeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ExchangeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let snaps = from_file_json(&text).map_err(|source| ExchangeError::Format {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        self.ingest_all(path, &snaps, settings)
+    }
+
+    fn ingest_all(
+        &mut self,
+        path: &Path,
+        snaps: &[Snapshot],
+        settings: &LifecycleSettings,
+    ) -> Result<usize, ExchangeError> {
+        self.ingest_snapshots(snaps, settings)
+            .map_err(|source| ExchangeError::Store {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(snaps.len())
+    }
+
+    /// Write every snapshot to a Parquet file.
+    pub fn export_parquet(&self, path: &Path) -> Result<usize, ExchangeError> {
+        let err = |detail: String| ExchangeError::Parquet {
+            path: path.to_path_buf(),
+            detail,
+        };
+        let lit = sql_path_literal(path).map_err(err)?;
+        let tmp = path.with_extension("tmp-wsprof");
+        let tmp_lit = sql_path_literal(&tmp).map_err(err)?;
+        let n = self
+            .conn()
+            .execute(
+                &format!(
+                    "COPY (SELECT {SNAPSHOT_FORMAT_VERSION}::INTEGER AS format_version, s.snapshot_id, s.container_id,
+                                  p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json
+                           FROM snapshots s JOIN profiles p USING (profile_id)
+                           ORDER BY s.started_ms, s.snapshot_id)
+                     TO {tmp_lit} (FORMAT parquet)"
+                ),
+                [],
+            )
+            .map_err(|e| err(e.to_string()))?;
+        let _ = lit;
+        std::fs::rename(&tmp, path).map_err(|source| ExchangeError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(n)
+    }
+
+    /// Read, validate and ingest a Parquet snapshot file; nothing is written on any error.
+    pub fn import_parquet(
+        &mut self,
+        path: &Path,
+        settings: &LifecycleSettings,
+    ) -> Result<usize, ExchangeError> {
+        let err = |detail: String| ExchangeError::Parquet {
+            path: path.to_path_buf(),
+            detail,
+        };
+        if !path.is_file() {
+            return Err(ExchangeError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+            });
+        }
+        let mut stmt = self
+            .conn()
+            .prepare(
+                "SELECT format_version, snapshot_id, container_id, image, version, host, started_ms, ended_ms, tree_json
+                 FROM read_parquet(?)",
+            )
+            .map_err(|e| err(format!("not a wsprof snapshot Parquet file ({})", first_line(&e.to_string()))))?;
+        let path_str = path.to_string_lossy().to_string();
+        let rows = stmt
+            .query_map([path_str], |r| {
+                Ok((
+                    r.get::<_, i32>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, i64>(7)?,
+                    r.get::<_, String>(8)?,
+                ))
+            })
+            .map_err(|e| {
+                err(format!(
+                    "not a wsprof snapshot Parquet file ({})",
+                    first_line(&e.to_string())
+                ))
+            })?;
+        let mut snaps = Vec::new();
+        for (i, row) in rows.enumerate() {
+            let (v, id, cid, image, version, host, started, ended, tree) =
+                row.map_err(|e| err(format!("row {i}: {}", first_line(&e.to_string()))))?;
+            if v as u32 != SNAPSHOT_FORMAT_VERSION {
+                return Err(err(format!(
+                    "format version {v} is not supported (this wsprof reads version {SNAPSHOT_FORMAT_VERSION})"
+                )));
+            }
+            let tree = serde_json::from_str(&tree)
+                .map_err(|e| err(format!("row {i} (`{id}`): tree: {e}")))?;
+            let s = Snapshot {
+                id,
+                container: model::ContainerRef {
+                    id: cid,
+                    image,
+                    version,
+                },
+                host,
+                started_ms: started,
+                ended_ms: ended,
+                tree,
+            };
+            s.validate()
+                .map_err(|p| err(format!("row {i} (`{}`): {p}", s.id)))?;
+            snaps.push(s);
+        }
+        drop(stmt);
+        self.ingest_all(path, &snaps, settings)
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or("").to_string()
+}

@@ -1,0 +1,226 @@
+//! Snapshot ingest and profile merge. Snapshot rows and their nodes are appended in one
+//! transaction; merged snapshots update `profile_nodes` by SQL (an upsert that counts the
+//! snapshot once per node), so commonality is `profile_nodes.snapshots / profiles.snapshot_count`.
+
+use crate::{Result, Store, StoreError};
+use duckdb::{params, OptionalExt, Transaction};
+use model::profile::ProfileStatus;
+use model::snapshot::Snapshot;
+use model::LifecycleSettings;
+
+/// What happened to one ingested snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IngestOutcome {
+    pub profile: String,
+    /// False when the profile was already Stable (the snapshot is kept, not merged).
+    pub merged: bool,
+    pub status: ProfileStatus,
+    /// True when this snapshot made the profile Stable.
+    pub became_stable: bool,
+}
+
+impl Store {
+    /// Store one snapshot and merge it into its profile (Learning profiles only).
+    pub fn ingest_snapshot(
+        &mut self,
+        snap: &Snapshot,
+        settings: &LifecycleSettings,
+    ) -> Result<IngestOutcome> {
+        Ok(self
+            .ingest_snapshots(std::slice::from_ref(snap), settings)?
+            .remove(0))
+    }
+
+    /// Store several snapshots in one transaction; all or nothing.
+    pub fn ingest_snapshots(
+        &mut self,
+        snaps: &[Snapshot],
+        settings: &LifecycleSettings,
+    ) -> Result<Vec<IngestOutcome>> {
+        for s in snaps {
+            s.validate()
+                .map_err(|p| StoreError::Refused(format!("snapshot `{}`: {p}", s.id)))?;
+        }
+        let tx = self.conn.transaction()?;
+        let mut out = Vec::with_capacity(snaps.len());
+        for s in snaps {
+            out.push(ingest_one(&tx, s, settings)?);
+        }
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// Make Learning profiles Stable whose time threshold has passed at `now_ms`.
+    pub fn refresh_statuses(&mut self, now_ms: i64, settings: &LifecycleSettings) -> Result<usize> {
+        let n = self.conn.execute(
+            "UPDATE profiles SET status = 'stable', stable_since_ms = ?
+             WHERE status = 'learning' AND first_snapshot_ms IS NOT NULL AND ? - first_snapshot_ms >= ?",
+            params![now_ms, now_ms, settings.stable_after_ms],
+        )?;
+        Ok(n)
+    }
+
+    /// Record capture counters (events seen, events lost) for the UI and CLI.
+    pub fn record_capture_stats(
+        &mut self,
+        ts_ms: i64,
+        events: u64,
+        lost: u64,
+        detail: &str,
+    ) -> Result<()> {
+        self.conn.execute(
+            "INSERT INTO capture_stats VALUES (?, ?, ?, ?)",
+            params![ts_ms, events as i64, lost as i64, detail],
+        )?;
+        Ok(())
+    }
+}
+
+struct ProfileRow {
+    id: i64,
+    status: ProfileStatus,
+    count: u32,
+    first: Option<i64>,
+}
+
+fn profile_row(tx: &Transaction, image: &str, version: &str) -> Result<ProfileRow> {
+    let mut stmt = tx.prepare_cached(
+        "SELECT profile_id, status, snapshot_count, first_snapshot_ms FROM profiles WHERE image = ? AND version = ?",
+    )?;
+    let row = stmt
+        .query_row(params![image, version], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, Option<i64>>(3)?,
+            ))
+        })
+        .optional()?;
+    let (id, status, count, first) = match row {
+        Some(r) => r,
+        None => {
+            let id: i64 = tx.query_row(
+                "INSERT INTO profiles (image, version, status) VALUES (?, ?, 'learning') RETURNING profile_id",
+                params![image, version],
+                |r| r.get(0),
+            )?;
+            (id, "learning".to_string(), 0, None)
+        }
+    };
+    Ok(ProfileRow {
+        id,
+        status: ProfileStatus::parse(&status).ok_or_else(|| {
+            StoreError::Corrupt(format!("profile {image}:{version} has status `{status}`"))
+        })?,
+        count: count as u32,
+        first,
+    })
+}
+
+fn ingest_one(
+    tx: &Transaction,
+    s: &Snapshot,
+    settings: &LifecycleSettings,
+) -> Result<IngestOutcome> {
+    let name = format!("{}:{}", s.container.image, s.container.version);
+    let exists: bool = tx
+        .prepare_cached("SELECT count(*) > 0 FROM snapshots WHERE snapshot_id = ?")?
+        .query_row(params![s.id], |r| r.get(0))?;
+    if exists {
+        return Err(StoreError::Refused(format!(
+            "snapshot `{}` is already stored",
+            s.id
+        )));
+    }
+    let p = profile_row(tx, &s.container.image, &s.container.version)?;
+    // The same lifecycle rule as model::Profile::merge: check before, merge, check after.
+    let stable_by_time =
+        |first: Option<i64>| first.is_some_and(|f| s.ended_ms - f >= settings.stable_after_ms);
+    let mut status = p.status;
+    let mut became_stable = false;
+    if status == ProfileStatus::Learning
+        && (p.count >= settings.stable_after_snapshots || stable_by_time(p.first))
+    {
+        status = ProfileStatus::Stable;
+        became_stable = true;
+    }
+    let merged = status == ProfileStatus::Learning;
+    let nodes = s.tree.nodes();
+    let tree_json =
+        serde_json::to_string(&s.tree).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    tx.prepare_cached("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?
+        .execute(params![
+            s.id,
+            p.id,
+            s.container.id,
+            s.host,
+            s.started_ms,
+            s.ended_ms,
+            merged,
+            nodes.len() as i64,
+            tree_json
+        ])?;
+    {
+        let mut app = tx.appender("snapshot_nodes")?;
+        for n in &nodes {
+            let args = serde_json::to_string(&n.args).unwrap_or_else(|_| "[]".into());
+            app.append_row(params![
+                s.id,
+                n.key.0,
+                n.parent().map(|k| k.0),
+                n.kind.as_str(),
+                n.label,
+                n.depth() as i64,
+                n.access.0 as i64,
+                args
+            ])?;
+        }
+        app.flush()?;
+    }
+    if merged {
+        tx.prepare_cached(
+            "INSERT INTO profile_nodes
+             SELECT ?, node_key, parent_key, kind, label, depth, 1, access, args_json
+             FROM snapshot_nodes WHERE snapshot_id = ?
+             ON CONFLICT (profile_id, node_key) DO UPDATE SET
+               snapshots = profile_nodes.snapshots + 1,
+               access = profile_nodes.access | excluded.access,
+               args_json = CASE WHEN profile_nodes.args_json = '[]' THEN excluded.args_json ELSE profile_nodes.args_json END",
+        )?
+        .execute(params![p.id, s.id])?;
+        let count = p.count + 1;
+        let first = Some(p.first.map_or(s.started_ms, |f| f.min(s.started_ms)));
+        if count >= settings.stable_after_snapshots || stable_by_time(first) {
+            status = ProfileStatus::Stable;
+            became_stable = true;
+        }
+        tx.prepare_cached(
+            "UPDATE profiles SET snapshot_count = ?, first_snapshot_ms = ?,
+               last_updated_ms = greatest(coalesce(last_updated_ms, ?), ?), status = ?,
+               stable_since_ms = CASE WHEN ? THEN ? ELSE stable_since_ms END
+             WHERE profile_id = ?",
+        )?
+        .execute(params![
+            count as i64,
+            first,
+            s.ended_ms,
+            s.ended_ms,
+            status.as_str(),
+            became_stable,
+            s.ended_ms,
+            p.id
+        ])?;
+    } else if became_stable {
+        tx.prepare_cached(
+            "UPDATE profiles SET status = 'stable', stable_since_ms = ? WHERE profile_id = ?",
+        )?
+        .execute(params![s.ended_ms, p.id])?;
+    }
+    Ok(IngestOutcome {
+        profile: name,
+        merged,
+        status,
+        became_stable,
+    })
+}

@@ -1,0 +1,129 @@
+//! Numbered schema migrations, applied in order inside one transaction each.
+
+use crate::{Result, StoreError};
+use duckdb::Connection;
+
+/// (version, SQL). Append only; never edit a released migration.
+const MIGRATIONS: &[(i64, &str)] = &[(
+    1,
+    r#"
+CREATE SEQUENCE profile_ids START 1;
+CREATE SEQUENCE signal_ids START 1;
+CREATE SEQUENCE suppression_ids START 1;
+CREATE TABLE profiles (
+    profile_id        INTEGER PRIMARY KEY DEFAULT nextval('profile_ids'),
+    image             VARCHAR NOT NULL,
+    version           VARCHAR NOT NULL,
+    status            VARCHAR NOT NULL,
+    snapshot_count    INTEGER NOT NULL DEFAULT 0,
+    first_snapshot_ms BIGINT,
+    last_updated_ms   BIGINT,
+    stable_since_ms   BIGINT,
+    UNIQUE (image, version)
+);
+CREATE TABLE snapshots (
+    snapshot_id  VARCHAR PRIMARY KEY,
+    profile_id   INTEGER NOT NULL,
+    container_id VARCHAR NOT NULL,
+    host         VARCHAR NOT NULL,
+    started_ms   BIGINT NOT NULL,
+    ended_ms     BIGINT NOT NULL,
+    merged       BOOLEAN NOT NULL,
+    node_count   INTEGER NOT NULL,
+    tree_json    VARCHAR NOT NULL
+);
+CREATE TABLE snapshot_nodes (
+    snapshot_id VARCHAR NOT NULL,
+    node_key    VARCHAR NOT NULL,
+    parent_key  VARCHAR,
+    kind        VARCHAR NOT NULL,
+    label       VARCHAR NOT NULL,
+    depth       INTEGER NOT NULL,
+    access      INTEGER NOT NULL,
+    args_json   VARCHAR NOT NULL
+);
+CREATE TABLE profile_nodes (
+    profile_id INTEGER NOT NULL,
+    node_key   VARCHAR NOT NULL,
+    parent_key VARCHAR,
+    kind       VARCHAR NOT NULL,
+    label      VARCHAR NOT NULL,
+    depth      INTEGER NOT NULL,
+    snapshots  INTEGER NOT NULL,
+    access     INTEGER NOT NULL,
+    args_json  VARCHAR NOT NULL,
+    PRIMARY KEY (profile_id, node_key)
+);
+CREATE TABLE signals (
+    signal_id      BIGINT PRIMARY KEY DEFAULT nextval('signal_ids'),
+    ts_ms          BIGINT NOT NULL,
+    last_ts_ms     BIGINT NOT NULL,
+    kind           VARCHAR NOT NULL,
+    rule_id        VARCHAR NOT NULL,
+    severity       VARCHAR NOT NULL,
+    mitre          VARCHAR NOT NULL,
+    container_id   VARCHAR NOT NULL,
+    image          VARCHAR NOT NULL,
+    version        VARCHAR NOT NULL,
+    process_path   VARCHAR NOT NULL,
+    process_json   VARCHAR NOT NULL,
+    summary        VARCHAR NOT NULL,
+    node_key       VARCHAR NOT NULL,
+    reason         VARCHAR NOT NULL,
+    status         VARCHAR NOT NULL,
+    suppression_id BIGINT,
+    count          INTEGER NOT NULL,
+    dedup_key      VARCHAR NOT NULL
+);
+CREATE TABLE suppressions (
+    suppression_id BIGINT PRIMARY KEY DEFAULT nextval('suppression_ids'),
+    rule_id        VARCHAR NOT NULL,
+    image          VARCHAR NOT NULL,
+    lineage_json   VARCHAR NOT NULL,
+    expression     VARCHAR NOT NULL,
+    created_ms     BIGINT NOT NULL,
+    created_by     VARCHAR NOT NULL,
+    reason         VARCHAR NOT NULL,
+    expires_ms     BIGINT,
+    removed_ms     BIGINT,
+    hidden_count   BIGINT NOT NULL DEFAULT 0
+);
+CREATE TABLE capture_stats (
+    ts_ms   BIGINT NOT NULL,
+    events  BIGINT NOT NULL,
+    lost    BIGINT NOT NULL,
+    detail  VARCHAR NOT NULL
+);
+"#,
+)];
+
+/// Latest schema version this build knows.
+pub const LATEST: i64 = 1;
+
+pub fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_ms BIGINT NOT NULL)",
+    )?;
+    let current: i64 = conn.query_row(
+        "SELECT coalesce(max(version), 0) FROM schema_migrations",
+        [],
+        |r| r.get(0),
+    )?;
+    if current > LATEST {
+        return Err(StoreError::TooNew {
+            found: current,
+            known: LATEST,
+        });
+    }
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations VALUES (?, ?)",
+            duckdb::params![version, crate::now_ms()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied migration");
+    }
+    Ok(())
+}

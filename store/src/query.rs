@@ -1,0 +1,254 @@
+//! Reads for the screens and their CLI twins.
+
+use crate::{Result, Store, StoreError};
+use duckdb::{params, OptionalExt};
+use model::event::Access;
+use model::profile::{NodeStats, ProfileStatus};
+use model::snapshot::Snapshot;
+use model::tree::{NodeKey, NodeKind};
+use model::Profile;
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// One row of the images screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProfileSummary {
+    pub image: String,
+    pub version: String,
+    pub status: String,
+    pub snapshots: u32,
+    /// Snapshots kept but not merged (arrived after the profile became Stable).
+    pub unmerged_snapshots: u32,
+    pub containers: u32,
+    pub nodes: u32,
+    /// Mean node commonality, 0..1.
+    pub commonality: f64,
+    pub first_snapshot_ms: Option<i64>,
+    pub last_updated_ms: Option<i64>,
+    pub open_signals: u32,
+}
+
+/// One node of a profile as the profile screen shows it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NodeRow {
+    pub key: String,
+    pub parent: Option<String>,
+    pub kind: String,
+    pub label: String,
+    pub depth: u32,
+    pub snapshots: u32,
+    pub commonality: f64,
+    pub access: Vec<&'static str>,
+    pub args: Vec<String>,
+}
+
+/// A snapshot behind a profile.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SnapshotSummary {
+    pub id: String,
+    pub container_id: String,
+    pub host: String,
+    pub started_ms: i64,
+    pub ended_ms: i64,
+    pub merged: bool,
+    pub nodes: u32,
+}
+
+impl Store {
+    /// Every profile, by image then version.
+    pub fn profiles(&self) -> Result<Vec<ProfileSummary>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT p.image, p.version, p.status, p.snapshot_count,
+                    (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND NOT s.merged),
+                    (SELECT count(DISTINCT container_id) FROM snapshots s WHERE s.profile_id = p.profile_id),
+                    (SELECT count(*) FROM profile_nodes n WHERE n.profile_id = p.profile_id),
+                    coalesce((SELECT sum(n.snapshots)::DOUBLE FROM profile_nodes n WHERE n.profile_id = p.profile_id)
+                        / nullif((SELECT count(*) FROM profile_nodes n WHERE n.profile_id = p.profile_id) * p.snapshot_count, 0), 0),
+                    p.first_snapshot_ms, p.last_updated_ms,
+                    (SELECT count(*) FROM signals g WHERE g.image = p.image AND g.version = p.version AND g.status = 'open')
+             FROM profiles p ORDER BY p.image, p.version",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(ProfileSummary {
+                image: r.get(0)?,
+                version: r.get(1)?,
+                status: r.get(2)?,
+                snapshots: r.get::<_, i64>(3)? as u32,
+                unmerged_snapshots: r.get::<_, i64>(4)? as u32,
+                containers: r.get::<_, i64>(5)? as u32,
+                nodes: r.get::<_, i64>(6)? as u32,
+                commonality: r.get(7)?,
+                first_snapshot_ms: r.get(8)?,
+                last_updated_ms: r.get(9)?,
+                open_signals: r.get::<_, i64>(10)? as u32,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn profile_id(
+        &self,
+        image: &str,
+        version: &str,
+    ) -> Result<Option<(i64, String, i64, Option<i64>, Option<i64>)>> {
+        Ok(self
+            .conn()
+            .prepare_cached(
+                "SELECT profile_id, status, snapshot_count, first_snapshot_ms, last_updated_ms FROM profiles WHERE image = ? AND version = ?",
+            )?
+            .query_row(params![image, version], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .optional()?)
+    }
+
+    /// The nodes of a profile, parents before children, with commonality.
+    pub fn profile_nodes(&self, image: &str, version: &str) -> Result<Vec<NodeRow>> {
+        let Some((id, ..)) = self.profile_id(image, version)? else {
+            return Err(StoreError::NotFound(format!(
+                "no profile {image}:{version}"
+            )));
+        };
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT n.node_key, n.parent_key, n.kind, n.label, n.depth, n.snapshots,
+                    n.snapshots::DOUBLE / nullif(p.snapshot_count, 0), n.access, n.args_json
+             FROM profile_nodes n JOIN profiles p USING (profile_id)
+             WHERE n.profile_id = ? ORDER BY n.node_key",
+        )?;
+        let rows = stmt.query_map(params![id], |r| {
+            let args: String = r.get(8)?;
+            Ok(NodeRow {
+                key: r.get(0)?,
+                parent: r.get(1)?,
+                kind: r.get(2)?,
+                label: r.get(3)?,
+                depth: r.get::<_, i64>(4)? as u32,
+                snapshots: r.get::<_, i64>(5)? as u32,
+                commonality: r.get::<_, Option<f64>>(6)?.unwrap_or(0.0),
+                access: Access(r.get::<_, i64>(7)? as u16).names(),
+                args: serde_json::from_str(&args).unwrap_or_default(),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// The profile as the domain model sees it (for suggestions and anomalies).
+    pub fn profile(&self, image: &str, version: &str) -> Result<Option<Profile>> {
+        let Some((_, status, count, first, last)) = self.profile_id(image, version)? else {
+            return Ok(None);
+        };
+        let mut nodes = BTreeMap::new();
+        for n in self.profile_nodes(image, version)? {
+            let kind = NodeKind::parse(&n.kind)
+                .ok_or_else(|| StoreError::Corrupt(format!("node kind `{}`", n.kind)))?;
+            let access = n
+                .access
+                .iter()
+                .filter_map(|a| Access::from_name(a))
+                .fold(Access::default(), Access::union);
+            nodes.insert(
+                NodeKey(n.key),
+                NodeStats {
+                    kind,
+                    label: n.label,
+                    snapshots: n.snapshots,
+                    access,
+                    args: n.args,
+                },
+            );
+        }
+        Ok(Some(Profile {
+            image: image.to_string(),
+            version: version.to_string(),
+            status: ProfileStatus::parse(&status)
+                .ok_or_else(|| StoreError::Corrupt(format!("status `{status}`")))?,
+            snapshot_count: count as u32,
+            first_snapshot_ms: first,
+            last_updated_ms: last,
+            nodes,
+        }))
+    }
+
+    /// The snapshots behind a profile (merged and kept), newest first.
+    pub fn profile_snapshots(&self, image: &str, version: &str) -> Result<Vec<SnapshotSummary>> {
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count
+             FROM snapshots s JOIN profiles p USING (profile_id)
+             WHERE p.image = ? AND p.version = ? ORDER BY s.ended_ms DESC, s.snapshot_id",
+        )?;
+        let rows = stmt.query_map(params![image, version], |r| {
+            Ok(SnapshotSummary {
+                id: r.get(0)?,
+                container_id: r.get(1)?,
+                host: r.get(2)?,
+                started_ms: r.get(3)?,
+                ended_ms: r.get(4)?,
+                merged: r.get(5)?,
+                nodes: r.get::<_, i64>(6)? as u32,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    /// Full snapshots (trees read back) of one image version, oldest first.
+    pub fn snapshots_of(&self, image: &str, version: &str) -> Result<Vec<Snapshot>> {
+        self.load_snapshots(Some((image, version)))
+    }
+
+    /// Every stored snapshot, oldest first.
+    pub fn all_snapshots(&self) -> Result<Vec<Snapshot>> {
+        self.load_snapshots(None)
+    }
+
+    fn load_snapshots(&self, which: Option<(&str, &str)>) -> Result<Vec<Snapshot>> {
+        let (image, version) = which.unwrap_or(("", ""));
+        let mut stmt = self.conn().prepare_cached(
+            "SELECT s.snapshot_id, s.container_id, p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json
+             FROM snapshots s JOIN profiles p USING (profile_id)
+             WHERE ? OR (p.image = ? AND p.version = ?) ORDER BY s.started_ms, s.snapshot_id",
+        )?;
+        let rows = stmt.query_map(params![which.is_none(), image, version], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, i64>(6)?,
+                r.get::<_, String>(7)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, cid, image, version, host, started, ended, tree) = row?;
+            let tree = serde_json::from_str(&tree)
+                .map_err(|e| StoreError::Corrupt(format!("snapshot `{id}` tree: {e}")))?;
+            out.push(Snapshot {
+                id,
+                container: model::ContainerRef {
+                    id: cid,
+                    image,
+                    version,
+                },
+                host,
+                started_ms: started,
+                ended_ms: ended,
+                tree,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Latest capture counters: (events, lost, detail).
+    pub fn latest_capture_stats(&self) -> Result<Option<(i64, i64, String)>> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT events, lost, detail FROM capture_stats ORDER BY ts_ms DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()?)
+    }
+}

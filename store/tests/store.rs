@@ -1,0 +1,431 @@
+//! Store tests on a real DuckDB file.
+
+use model::event::{Access, ContainerRef, Event, EventKind, ProcessInfo};
+use model::profile::{LifecycleSettings, Profile, ProfileStatus};
+use model::signal::{NewSignal, SignalKind};
+use model::snapshot::Snapshot;
+use model::tree::ActivityTree;
+use proptest::prelude::*;
+use store::{AddOutcome, SignalFilter, Store, StoreError};
+
+fn container(i: usize, image: &str, version: &str) -> ContainerRef {
+    ContainerRef {
+        id: format!("{i:064x}"),
+        image: image.into(),
+        version: version.into(),
+    }
+}
+
+fn event(c: &ContainerRef, lineage: &[&str], kind: EventKind) -> Event {
+    let (last, anc) = lineage.split_last().unwrap();
+    Event {
+        ts_ms: 1000,
+        container: c.clone(),
+        process: ProcessInfo {
+            pid: 10,
+            exec_path: last.to_string(),
+            args: vec![last.to_string()],
+            ancestors: anc.iter().rev().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
+        kind,
+    }
+}
+
+/// A snapshot of `web` whose activity is chosen by bits of `mask`.
+fn snapshot(i: usize, version: &str, mask: u8) -> Snapshot {
+    let c = container(i, "web", version);
+    let mut tree = ActivityTree::default();
+    tree.record(&event(&c, &["/usr/sbin/nginx"], EventKind::Exec));
+    let files = [
+        "/etc/nginx/nginx.conf",
+        "/var/log/nginx/access.log",
+        "/etc/passwd",
+    ];
+    for (b, f) in files.iter().enumerate() {
+        if mask & (1 << b) != 0 {
+            tree.record(&event(
+                &c,
+                &["/usr/sbin/nginx"],
+                EventKind::Open {
+                    path: f.to_string(),
+                    access: if b == 1 { Access::WRITE } else { Access::READ },
+                },
+            ));
+        }
+    }
+    if mask & 8 != 0 {
+        tree.record(&event(&c, &["/usr/sbin/nginx", "/bin/sh"], EventKind::Exec));
+    }
+    if mask & 16 != 0 {
+        tree.record(&event(
+            &c,
+            &["/usr/sbin/nginx", "/bin/sh"],
+            EventKind::Dns {
+                name: "api.example.com".into(),
+                qtype: "A".into(),
+            },
+        ));
+    }
+    Snapshot {
+        id: format!("snap-{version}-{i}"),
+        container: c,
+        host: "host-a".into(),
+        started_ms: i as i64 * 1000,
+        ended_ms: i as i64 * 1000 + 500,
+        tree,
+    }
+}
+
+fn open_temp() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("wsprof.duckdb")).unwrap();
+    (dir, store)
+}
+
+fn never_stable() -> LifecycleSettings {
+    LifecycleSettings {
+        stable_after_snapshots: u32::MAX,
+        stable_after_ms: i64::MAX,
+    }
+}
+
+#[test]
+fn file_is_private_and_reopens_with_data() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nested/wsprof.duckdb");
+    {
+        let mut s = Store::open(&path).unwrap();
+        s.ingest_snapshot(&snapshot(0, "1.0", 1), &never_stable())
+            .unwrap();
+    }
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "store file mode");
+    let s = Store::open(&path).unwrap();
+    assert_eq!(s.profiles().unwrap()[0].snapshots, 1);
+}
+
+#[test]
+fn damaged_and_locked_files_are_refused_clearly() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.duckdb");
+    std::fs::write(&junk, vec![0x42u8; 8192]).unwrap();
+    let err = Store::open(&junk)
+        .err()
+        .expect("junk must be refused")
+        .to_string();
+    assert!(
+        err.contains("junk.duckdb") && err.contains("not a usable DuckDB file"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&junk).unwrap(),
+        vec![0x42u8; 8192],
+        "nothing written"
+    );
+
+    // A second process holding the write lock.
+    let path = dir.path().join("locked.duckdb");
+    drop(Store::open(&path).unwrap());
+    let holder = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "hold_lock_helper",
+            "--nocapture",
+            "--include-ignored",
+        ])
+        .env("WSPROF_HOLD_LOCK", &path)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = holder.stdout.unwrap();
+    let mut buf = [0u8; 64];
+    let mut seen = String::new();
+    while !seen.contains("HOLDING") {
+        let n = std::io::Read::read(&mut out, &mut buf).unwrap();
+        assert!(n > 0, "lock holder ended early: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+    }
+    match Store::open(&path) {
+        Err(e @ StoreError::Locked { .. }) => assert!(e.to_string().contains("locked"), "{e}"),
+        Err(e) => panic!("expected Locked, got {e}"),
+        Ok(_) => panic!("second writer must be refused"),
+    }
+}
+
+#[test]
+#[ignore = "helper process for damaged_and_locked_files_are_refused_clearly"]
+fn hold_lock_helper() {
+    if let Ok(p) = std::env::var("WSPROF_HOLD_LOCK") {
+        let _s = Store::open(std::path::Path::new(&p)).unwrap();
+        println!("HOLDING");
+        std::thread::sleep(std::time::Duration::from_secs(5));
+    }
+}
+
+#[test]
+fn sql_commonality_equals_domain_commonality() {
+    let (_d, mut s) = open_temp();
+    let masks = [
+        0b00001u8, 0b00011, 0b11011, 0b00111, 0b01001, 0b10000, 0b00001,
+    ];
+    let snaps: Vec<Snapshot> = masks
+        .iter()
+        .enumerate()
+        .map(|(i, m)| snapshot(i, "1.0", *m))
+        .collect();
+    s.ingest_snapshots(&snaps, &never_stable()).unwrap();
+    let mut p = Profile::new("web", "1.0");
+    for x in &snaps {
+        p.merge(x, &never_stable()).unwrap();
+    }
+    let stored = s.profile("web", "1.0").unwrap().unwrap();
+    assert_eq!(stored.snapshot_count, p.snapshot_count);
+    assert_eq!(stored.nodes.len(), p.nodes.len());
+    for (k, v) in &p.nodes {
+        let sv = &stored.nodes[k];
+        assert_eq!(
+            (sv.snapshots, sv.access, sv.kind),
+            (v.snapshots, v.access, v.kind),
+            "{k}"
+        );
+    }
+    let summary = &s.profiles().unwrap()[0];
+    assert!((summary.commonality - p.commonality()).abs() < 1e-12);
+    let rows = s.profile_nodes("web", "1.0").unwrap();
+    for r in rows {
+        let k = model::NodeKey(r.key.clone());
+        assert!(
+            (r.commonality - p.node_commonality(&k)).abs() < 1e-12,
+            "{}",
+            r.key
+        );
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+    #[test]
+    fn sql_merge_matches_model_for_any_snapshots(masks in prop::collection::vec(any::<u8>(), 1..15)) {
+        let mut s = Store::open_in_memory().unwrap();
+        let snaps: Vec<Snapshot> = masks.iter().enumerate().map(|(i, m)| snapshot(i, "2.0", *m)).collect();
+        s.ingest_snapshots(&snaps, &never_stable()).unwrap();
+        let mut p = Profile::new("web", "2.0");
+        for x in &snaps { p.merge(x, &never_stable()).unwrap(); }
+        let stored = s.profile("web", "2.0").unwrap().unwrap();
+        prop_assert_eq!(stored.nodes.len(), p.nodes.len());
+        prop_assert!((s.profiles().unwrap()[0].commonality - p.commonality()).abs() < 1e-12);
+        for (k, v) in &p.nodes { prop_assert_eq!(stored.nodes[k].snapshots, v.snapshots); }
+    }
+}
+
+#[test]
+fn lifecycle_stable_after_threshold_then_immutable() {
+    let (_d, mut s) = open_temp();
+    let settings = LifecycleSettings {
+        stable_after_snapshots: 3,
+        stable_after_ms: i64::MAX,
+    };
+    let out: Vec<_> = (0..5)
+        .map(|i| {
+            s.ingest_snapshot(&snapshot(i, "1.0", if i < 3 { 1 } else { 31 }), &settings)
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        out.iter().map(|o| o.merged).collect::<Vec<_>>(),
+        [true, true, true, false, false]
+    );
+    assert!(out[2].became_stable);
+    let p = &s.profiles().unwrap()[0];
+    assert_eq!(
+        (p.status.as_str(), p.snapshots, p.unmerged_snapshots),
+        ("stable", 3, 2)
+    );
+    // nodes of the unmerged snapshots did not enter the profile
+    let prof = s.profile("web", "1.0").unwrap().unwrap();
+    assert!(prof.nodes.keys().all(|k| !k.0.contains("/bin/sh")));
+    // a new version starts Learning
+    let o = s
+        .ingest_snapshot(&snapshot(9, "1.1", 1), &settings)
+        .unwrap();
+    assert_eq!((o.merged, o.status), (true, ProfileStatus::Learning));
+    // by time
+    let timed = LifecycleSettings {
+        stable_after_snapshots: 100,
+        stable_after_ms: 10_000,
+    };
+    assert_eq!(s.refresh_statuses(5_000, &timed).unwrap(), 0);
+    assert_eq!(s.refresh_statuses(20_000, &timed).unwrap(), 1);
+}
+
+#[test]
+fn duplicate_snapshot_import_is_all_or_nothing() {
+    let (dir, mut s) = open_temp();
+    s.ingest_snapshot(&snapshot(1, "1.0", 1), &never_stable())
+        .unwrap();
+    let file = dir.path().join("snaps.json");
+    std::fs::write(
+        &file,
+        model::snapshot::to_file_json(&[snapshot(2, "1.0", 3), snapshot(1, "1.0", 1)]),
+    )
+    .unwrap();
+    let err = s
+        .import_json(&file, &never_stable())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("snaps.json") && err.contains("already stored"),
+        "{err}"
+    );
+    assert_eq!(
+        s.all_snapshots().unwrap().len(),
+        1,
+        "nothing partially written"
+    );
+}
+
+#[test]
+fn json_and_parquet_round_trip_and_corrupt_files_refused() {
+    let (dir, mut s) = open_temp();
+    let snaps: Vec<Snapshot> = (0..6).map(|i| snapshot(i, "1.0", i as u8 * 5)).collect();
+    s.ingest_snapshots(&snaps, &never_stable()).unwrap();
+    let json = dir.path().join("out.json");
+    let pq = dir.path().join("out.parquet");
+    assert_eq!(s.export_json(&json).unwrap(), 6);
+    assert_eq!(s.export_parquet(&pq).unwrap(), 6);
+
+    let mut a = Store::open_in_memory().unwrap();
+    a.import_json(&json, &never_stable()).unwrap();
+    assert_eq!(a.all_snapshots().unwrap(), snaps);
+    let mut b = Store::open_in_memory().unwrap();
+    b.import_parquet(&pq, &never_stable()).unwrap();
+    assert_eq!(b.all_snapshots().unwrap(), snaps);
+    assert_eq!(b.profiles().unwrap(), a.profiles().unwrap());
+
+    // truncated JSON, wrong version, a parquet file that is not ours, garbage parquet
+    let text = std::fs::read_to_string(&json).unwrap();
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, &text[..text.len() / 2]).unwrap();
+    let e = a
+        .import_json(&cut, &never_stable())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("cut.json") && e.contains("not valid snapshot JSON"),
+        "{e}"
+    );
+    let v9 = dir.path().join("v9.json");
+    std::fs::write(&v9, text.replace("\"version\":1", "\"version\":9")).unwrap();
+    let e = a.import_json(&v9, &never_stable()).unwrap_err().to_string();
+    assert!(e.contains("version 9 is not supported"), "{e}");
+    let junk = dir.path().join("junk.parquet");
+    std::fs::write(&junk, b"PAR1 not really").unwrap();
+    let mut c = Store::open_in_memory().unwrap();
+    let e = c
+        .import_parquet(&junk, &never_stable())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("junk.parquet"), "{e}");
+    assert!(c.all_snapshots().unwrap().is_empty());
+}
+
+fn signal(c: &ContainerRef, lineage: &[&str], rule: &str, ts: i64) -> NewSignal {
+    let mut e = event(c, lineage, EventKind::Exec);
+    e.ts_ms = ts;
+    NewSignal::from_event(&e, SignalKind::Rule, rule, "high", "T1059", String::new())
+}
+
+#[test]
+fn signals_dedup_suggest_suppress_undo_and_expire() {
+    let (_d, mut s) = open_temp();
+    // /bin/sh under nginx in 3 of 4 snapshots
+    for (i, m) in [9u8, 9, 9, 1].iter().enumerate() {
+        s.ingest_snapshot(&snapshot(i, "1.0", *m), &never_stable())
+            .unwrap();
+    }
+    let c = container(1, "web", "1.0");
+    let sh = &["/usr/sbin/nginx", "/bin/sh"][..];
+    let AddOutcome::Inserted(id) = s
+        .add_signal(&signal(&c, sh, "shell-from-web", 100), 100)
+        .unwrap()
+    else {
+        panic!("first signal inserted")
+    };
+    assert_eq!(
+        s.add_signal(&signal(&c, sh, "shell-from-web", 200), 200)
+            .unwrap(),
+        AddOutcome::Deduplicated(id)
+    );
+    let rare = &["/usr/sbin/nginx", "/bin/bash"][..];
+    let AddOutcome::Inserted(rare_id) = s
+        .add_signal(&signal(&c, rare, "shell-from-web", 300), 300)
+        .unwrap()
+    else {
+        panic!()
+    };
+    let sig = s.signal(id).unwrap();
+    assert_eq!(sig.count, 2);
+    let sug = sig.suggestion.expect("3 of 4 is known behaviour");
+    assert_eq!((sug.snapshots_with, sug.snapshots), (3, 4));
+    assert!(
+        s.signal(rare_id).unwrap().suggestion.is_none(),
+        "never-seen process gets no suggestion"
+    );
+    assert_eq!(
+        s.signals(&SignalFilter::default()).unwrap()[0].id,
+        rare_id,
+        "newest first"
+    );
+
+    assert_eq!(s.preview_suppression(id).unwrap(), (1, 2));
+    let sup = s
+        .suppress(id, "alice", "known nginx healthcheck", None, 400)
+        .unwrap();
+    assert!(
+        sup.expression.contains("\"/bin/sh\"") && sup.expression.contains("shell-from-web"),
+        "{}",
+        sup.expression
+    );
+    assert_eq!(s.signal(id).unwrap().status, "suppressed");
+    assert_eq!(s.signal(rare_id).unwrap().status, "open");
+    // next match hidden and counted
+    assert_eq!(
+        s.add_signal(&signal(&c, sh, "shell-from-web", 5_000_000), 5_000_000)
+            .unwrap(),
+        AddOutcome::Suppressed(sup.id)
+    );
+    assert_eq!(s.suppression(sup.id).unwrap().hidden, 3);
+    // another rule is not hidden
+    assert!(matches!(
+        s.add_signal(&signal(&c, sh, "other-rule", 5_000_001), 5_000_001)
+            .unwrap(),
+        AddOutcome::Inserted(_)
+    ));
+    // undo: the signal is open again, new matches queue
+    s.unsuppress(sup.id, 6_000_000).unwrap();
+    assert_eq!(s.signal(id).unwrap().status, "open");
+    assert!(s.suppressions(false).unwrap().is_empty());
+    assert_eq!(s.suppressions(true).unwrap().len(), 1);
+    assert!(matches!(
+        s.add_signal(&signal(&c, sh, "shell-from-web", 9_000_000), 9_000_000)
+            .unwrap(),
+        AddOutcome::Inserted(_)
+    ));
+
+    // expiry: a suppression that expired no longer hides
+    let sup2 = s
+        .suppress(id, "bob", "", Some(10_000_000), 9_500_000)
+        .unwrap();
+    assert_eq!(
+        s.add_signal(&signal(&c, sh, "shell-from-web", 9_900_000), 9_900_000)
+            .unwrap(),
+        AddOutcome::Suppressed(sup2.id)
+    );
+    assert!(matches!(
+        s.add_signal(&signal(&c, sh, "shell-from-web", 20_000_000), 20_000_000)
+            .unwrap(),
+        AddOutcome::Inserted(_)
+    ));
+}

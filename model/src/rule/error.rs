@@ -29,11 +29,20 @@ pub enum ParseErrorKind {
     #[error("expected {expected}, found {found}")]
     Unexpected { expected: String, found: String },
     #[error("unknown field `{name}`{suggestion}")]
-    UnknownField { name: String, suggestion: Suggestion },
+    UnknownField {
+        name: String,
+        suggestion: Suggestion,
+    },
     #[error("unknown macro `{name}`{suggestion}")]
-    UnknownMacro { name: String, suggestion: Suggestion },
+    UnknownMacro {
+        name: String,
+        suggestion: Suggestion,
+    },
     #[error("unknown event kind `{name}`{suggestion}")]
-    UnknownEventKind { name: String, suggestion: Suggestion },
+    UnknownEventKind {
+        name: String,
+        suggestion: Suggestion,
+    },
     #[error("unknown file access `{name}` (one of: {known})")]
     UnknownAccess { name: String, known: String },
     #[error("`{op}` does not apply to `{field}`, which is {ty}")]
@@ -79,13 +88,13 @@ pub enum RuleFileError {
         rule: String,
         /// Line of the expression in the file, when the format reports it.
         file_line: Option<usize>,
-        error: ParseError,
+        error: Box<ParseError>,
     },
     #[error("{origin}: macro `{name}`: {error}")]
     Macro {
         origin: String,
         name: String,
-        error: ParseError,
+        error: Box<ParseError>,
     },
     #[error("{origin}: macros refer to each other in a cycle: {}", cycle.join(" -> "))]
     MacroCycle { origin: String, cycle: Vec<String> },
@@ -97,9 +106,13 @@ pub enum RuleFileError {
     },
     #[error("{origin}: rule id `{id}` is defined more than once")]
     DuplicateId { origin: String, id: String },
-    #[error("{origin}: rule id `{id}` is not kebab-case (lowercase letters, digits, single dashes)")]
+    #[error(
+        "{origin}: rule id `{id}` is not kebab-case (lowercase letters, digits, single dashes)"
+    )]
     BadId { origin: String, id: String },
-    #[error("{origin}: rule `{rule}`: MITRE technique `{mitre}` is not of the form T1234 or T1234.001")]
+    #[error(
+        "{origin}: rule `{rule}`: MITRE technique `{mitre}` is not of the form T1234 or T1234.001"
+    )]
     BadMitre {
         origin: String,
         rule: String,

@@ -108,7 +108,10 @@ pub enum Expr {
     /// A boolean field used as a condition (`chmod.file.setuid`).
     Flag(Field),
     /// A test of one field.
-    Test { field: Field, test: Test },
+    Test {
+        field: Field,
+        test: Test,
+    },
     /// `"x" in list_field` / `"x" not in list_field`: list membership.
     Member {
         item: Scalar,
@@ -119,7 +122,10 @@ pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
     /// A reference to an expression macro (printed by its name).
-    Macro { name: String, body: Arc<Expr> },
+    Macro {
+        name: String,
+        body: Arc<Expr>,
+    },
 }
 
 impl Expr {
@@ -240,7 +246,9 @@ impl fmt::Display for Globs {
                 macro_name: Some(name),
                 ..
             } => f.write_str(name),
-            Globs::List { globs, .. } => write_items(f, globs, |f, g| write_str_literal(f, g.source())),
+            Globs::List { globs, .. } => {
+                write_items(f, globs, |f, g| write_str_literal(f, g.source()))
+            }
         }
     }
 }
@@ -287,7 +295,11 @@ impl fmt::Display for Expr {
                 item,
                 field,
                 negated,
-            } => write!(f, "{item} {} {field}", if *negated { "not in" } else { "in" }),
+            } => write!(
+                f,
+                "{item} {} {field}",
+                if *negated { "not in" } else { "in" }
+            ),
             Expr::Not(e) => {
                 f.write_str("!")?;
                 side(f, e, 3)

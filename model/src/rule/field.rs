@@ -171,6 +171,8 @@ fields! {
     ProcessFilePath = "process.file.path": Str, [];
     ProcessFileName = "process.file.name": Str, [];
     ProcessArgs = "process.args": Args, [];
+    ProcessParentFilePath = "process.parent.file.path": Str, [];
+    ProcessParentFileName = "process.parent.file.name": Str, [];
     ProcessAncestorsFileName = "process.ancestors.file.name": StrList, [];
     ProcessAncestorsFilePath = "process.ancestors.file.path": StrList, [];
     ProcessUser = "process.user": Str, [];
@@ -188,6 +190,7 @@ fields! {
     ChmodFileMode = "chmod.file.mode": Int, ["chmod"];
     ChmodFileSetuid = "chmod.file.setuid": Bool, ["chmod"];
     ChmodFileSetgid = "chmod.file.setgid": Bool, ["chmod"];
+    ChmodFileExecutable = "chmod.file.executable": Bool, ["chmod"];
     ChownFilePath = "chown.file.path": Str, ["chown"];
     ChownFileUid = "chown.file.uid": Int, ["chown"];
     ChownFileGid = "chown.file.gid": Int, ["chown"];
@@ -238,6 +241,8 @@ impl Field {
             (Field::ProcessFilePath, _) => s(&p.exec_path),
             (Field::ProcessFileName, _) => s(p.file_name()),
             (Field::ProcessArgs, _) => Some(Value::Args(&p.args)),
+            (Field::ProcessParentFilePath, _) => p.ancestors.first().and_then(|a| s(a)),
+            (Field::ProcessParentFileName, _) => p.ancestors.first().and_then(|a| s(base_name(a))),
             (Field::ProcessAncestorsFileName, _) => Some(Value::Names(&p.ancestors)),
             (Field::ProcessAncestorsFilePath, _) => Some(Value::Paths(&p.ancestors)),
             (Field::ProcessUser, _) => Some(Value::Str(user_name(p.uid))),
@@ -253,8 +258,15 @@ impl Field {
             (Field::RenameFileDestinationPath, K::Rename { to, .. }) => s(to),
             (Field::ChmodFilePath, K::Chmod { path, .. }) => s(path),
             (Field::ChmodFileMode, K::Chmod { mode, .. }) => i((*mode).into()),
-            (Field::ChmodFileSetuid, K::Chmod { mode, .. }) => Some(Value::Bool(mode & 0o4000 != 0)),
-            (Field::ChmodFileSetgid, K::Chmod { mode, .. }) => Some(Value::Bool(mode & 0o2000 != 0)),
+            (Field::ChmodFileSetuid, K::Chmod { mode, .. }) => {
+                Some(Value::Bool(mode & 0o4000 != 0))
+            }
+            (Field::ChmodFileSetgid, K::Chmod { mode, .. }) => {
+                Some(Value::Bool(mode & 0o2000 != 0))
+            }
+            (Field::ChmodFileExecutable, K::Chmod { mode, .. }) => {
+                Some(Value::Bool(mode & 0o111 != 0))
+            }
             (Field::ChownFilePath, K::Chown { path, .. }) => s(path),
             (Field::ChownFileUid, K::Chown { uid, .. }) => i((*uid).into()),
             (Field::ChownFileGid, K::Chown { gid, .. }) => i((*gid).into()),
@@ -264,7 +276,9 @@ impl Field {
             (Field::ConnectAddrIp, K::Connect { addr, .. }) => s(addr),
             (Field::ConnectAddrPort, K::Connect { port, .. }) => i((*port).into()),
             (Field::ConnectAddrFamily, K::Connect { family, .. }) => s(family),
-            (Field::ConnectAddrClass, K::Connect { addr, .. }) => s(NetClass::of_addr(addr).as_str()),
+            (Field::ConnectAddrClass, K::Connect { addr, .. }) => {
+                s(NetClass::of_addr(addr).as_str())
+            }
             (Field::BindAddrIp, K::Bind { addr, .. }) => s(addr),
             (Field::BindAddrPort, K::Bind { port, .. }) => i((*port).into()),
             (Field::BindAddrFamily, K::Bind { family, .. }) => s(family),
@@ -336,7 +350,7 @@ impl Value<'_> {
     /// Exact, ordered equality of a list value with `items`.
     pub fn list_eq(&self, items: &[String]) -> bool {
         match self {
-            Value::Paths(l) | Value::Args(l) => l.as_ref() == items,
+            Value::Paths(l) | Value::Args(l) => *l == items,
             Value::Names(l) => {
                 l.len() == items.len() && l.iter().zip(items).all(|(a, b)| base_name(a) == b)
             }
@@ -366,18 +380,31 @@ pub fn closest<'a>(name: &str, candidates: impl Iterator<Item = &'a str>) -> Opt
         .map(|(_, c)| c)
 }
 
+/// Edit distance counting insertions, deletions, substitutions and swaps of adjacent
+/// characters (optimal string alignment).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
     }
-    prev[b.len()]
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut v = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                v = v.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = v;
+        }
+    }
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -395,8 +422,13 @@ mod tests {
     #[test]
     fn suggestions_find_typos_only() {
         assert_eq!(Field::suggest("exec.file.nmae"), Some("exec.file.name"));
-        assert_eq!(Field::suggest("dns.question.nme"), Some("dns.question.name"));
+        assert_eq!(
+            Field::suggest("dns.question.nme"),
+            Some("dns.question.name")
+        );
         assert_eq!(Field::suggest("totally.different"), None);
+        assert_eq!(edit_distance("exce", "exec"), 1);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 
     #[test]

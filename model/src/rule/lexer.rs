@@ -384,7 +384,10 @@ mod tests {
         assert_eq!((e.line, e.column), (1, 3));
         assert_eq!(e.kind, ParseErrorKind::UnterminatedString);
         let e = Lexer::new(r#""a\qb""#).next_token().unwrap_err();
-        assert_eq!(e.to_string(), "line 1, column 3: invalid escape `\\q` in string");
+        assert_eq!(
+            e.to_string(),
+            "line 1, column 3: invalid escape `\\q` in string"
+        );
         assert_eq!(toks(r#""\u{e9}""#), vec![Tok::Str("é".into())]);
     }
 
@@ -394,6 +397,9 @@ mod tests {
         let e = Lexer::new("9223372036854775808").next_token().unwrap_err();
         assert!(matches!(e.kind, ParseErrorKind::IntegerOutOfRange(_)));
         let e = Lexer::new("12ab").next_token().unwrap_err();
-        assert_eq!(e.to_string(), "line 1, column 1: expected an integer, found `12ab`");
+        assert_eq!(
+            e.to_string(),
+            "line 1, column 1: expected an integer, found `12ab`"
+        );
     }
 }

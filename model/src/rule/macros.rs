@@ -153,7 +153,7 @@ fn resolve_one(
     let expr = parse_with(source, out).map_err(|error| RuleFileError::Macro {
         origin: origin.to_string(),
         name: name.to_string(),
-        error,
+        error: Box::new(error),
     })?;
     out.defs.insert(
         name.to_string(),

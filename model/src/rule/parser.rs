@@ -293,7 +293,11 @@ impl Parser<'_> {
                     let list = self.list(field)?;
                     Test::ListEq { negated, list }
                 } else {
-                    let op = if negated { CompareOp::Ne } else { CompareOp::Eq };
+                    let op = if negated {
+                        CompareOp::Ne
+                    } else {
+                        CompareOp::Eq
+                    };
                     Test::Compare(op, self.scalar(field)?)
                 }
             }
@@ -401,8 +405,8 @@ impl Parser<'_> {
     }
 
     fn scalar(&mut self, field: Field) -> Result<Scalar, ParseError> {
-        let expected = element_type(field).describe();
-        let (s, t) = self.scalar_token(expected)?;
+        let expected = format!("{} for `{field}`", element_type(field).describe());
+        let (s, t) = self.scalar_token(&expected)?;
         self.check_scalar(field, &s, &t, None)?;
         Ok(s)
     }
@@ -486,14 +490,21 @@ impl Parser<'_> {
                 None => Err(self.unknown_name(&self.peeked, &name)),
             };
         }
-        let expected = format!("a list of {}s", element_type(field).describe().trim_start_matches("a ").trim_start_matches("an "));
+        let expected = format!(
+            "a list of {}s",
+            element_type(field)
+                .describe()
+                .trim_start_matches("a ")
+                .trim_start_matches("an ")
+        );
         if self.peeked.tok != Tok::LBracket {
             return Err(self.unexpected(&expected));
         }
         self.advance()?;
         let mut items = Vec::new();
         while self.peeked.tok != Tok::RBracket {
-            let (s, t) = self.scalar_token(&format!("{} or `]`", element_type(field).describe()))?;
+            let (s, t) =
+                self.scalar_token(&format!("{} or `]`", element_type(field).describe()))?;
             self.check_scalar(field, &s, &t, None)?;
             items.push(s);
             if self.peeked.tok == Tok::Comma {

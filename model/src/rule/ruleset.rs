@@ -327,17 +327,19 @@ impl RuleSet {
             if let Some(m) = &r.mitre {
                 check_mitre(m, &r.id, origin)?;
             }
-            let expression = RuleExpression::compile(&r.expression.text, &macros).map_err(|error| {
-                let file_line = r.expression.line.map(|l| {
-                    l + error.line - 1 + usize::from(r.expression.skipped_newline)
-                });
-                RuleFileError::Expression {
-                    origin: origin.to_string(),
-                    rule: r.id.clone(),
-                    file_line,
-                    error,
-                }
-            })?;
+            let expression =
+                RuleExpression::compile(&r.expression.text, &macros).map_err(|error| {
+                    let file_line = r
+                        .expression
+                        .line
+                        .map(|l| l + error.line - 1 + usize::from(r.expression.skipped_newline));
+                    RuleFileError::Expression {
+                        origin: origin.to_string(),
+                        rule: r.id.clone(),
+                        file_line,
+                        error: Box::new(error),
+                    }
+                })?;
             rules.push(Rule {
                 id: r.id,
                 description: r.description,
@@ -402,7 +404,7 @@ impl RuleSet {
                         origin: rule.origin.clone(),
                         rule: rule.id.clone(),
                         file_line: None,
-                        error,
+                        error: Box::new(error),
                     })?;
                 rules.push(Rule {
                     expression,
@@ -470,9 +472,12 @@ impl<E> RawRule<E> {
 
 fn check_id(id: &str, origin: &str) -> Result<(), RuleFileError> {
     let ok = !id.is_empty()
-        && id
-            .split('-')
-            .all(|part| !part.is_empty() && part.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit()));
+        && id.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        });
     if ok {
         Ok(())
     } else {

@@ -1,0 +1,328 @@
+//! Raw kernel records -> `model::EventKind`: open flags -> access kinds, socket addresses,
+//! DNS question parsing, kernel-activity arguments.
+
+use capture_common::*;
+use model::{Access, EventKind};
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+const AT_FDCWD: i32 = -100;
+
+pub fn cstr(buf: &[u8]) -> String {
+    String::from_utf8_lossy(c_str(buf)).into_owned()
+}
+
+/// Access kinds of an open() with these flags.
+pub fn open_access(flags: u32) -> Access {
+    let mut a = match flags & O_ACCMODE {
+        O_WRONLY => Access::WRITE,
+        O_RDWR => Access::READ.union(Access::WRITE),
+        _ => Access::READ,
+    };
+    if flags & O_CREAT != 0 {
+        a = a.union(Access::CREATE);
+    }
+    if flags & O_TRUNC != 0 {
+        a = a.union(Access::TRUNCATE);
+    }
+    a
+}
+
+/// Make a path absolute: relative paths are joined to the directory fd's path or the
+/// process's cwd (read from /proc while the process lives; left relative otherwise).
+pub fn absolute(path: String, tgid: u32, dfd: i32) -> String {
+    if path.starts_with('/') || path.is_empty() {
+        return path;
+    }
+    let base = if dfd == AT_FDCWD {
+        std::fs::read_link(format!("/proc/{tgid}/cwd"))
+    } else {
+        std::fs::read_link(format!("/proc/{tgid}/fd/{dfd}"))
+    };
+    match base {
+        Ok(b) => {
+            let b = b.to_string_lossy();
+            let p = path.trim_start_matches("./");
+            if b == "/" {
+                format!("/{p}")
+            } else {
+                format!("{b}/{p}")
+            }
+        }
+        Err(_) => path,
+    }
+}
+
+pub fn file_kind(ev: &FileEvent) -> Option<EventKind> {
+    let path = absolute(cstr(&ev.path), ev.hdr.tgid, ev.dfd);
+    Some(match ev.hdr.kind {
+        KIND_OPEN => EventKind::Open {
+            path,
+            access: open_access(ev.flags),
+        },
+        KIND_UNLINK => EventKind::Unlink { path },
+        KIND_RENAME => EventKind::Rename {
+            from: path,
+            to: absolute(cstr(&ev.path2), ev.hdr.tgid, ev.dfd),
+        },
+        KIND_CHMOD => EventKind::Chmod {
+            path,
+            mode: ev.mode & 0o7777,
+        },
+        KIND_CHOWN => EventKind::Chown {
+            path,
+            uid: ev.uid,
+            gid: ev.gid,
+        },
+        KIND_MKDIR => EventKind::Mkdir { path },
+        _ => return None,
+    })
+}
+
+pub fn net_family(ev: &NetEvent) -> String {
+    let proto = match (ev.protocol, ev.sock_type) {
+        (6, _) | (_, 1) => "tcp",
+        (17, _) | (_, 2) => "udp",
+        _ => "ip",
+    };
+    if ev.family == 10 {
+        format!("{proto}6")
+    } else {
+        proto.to_string()
+    }
+}
+
+pub fn net_addr(ev: &NetEvent) -> String {
+    if ev.family == 10 {
+        Ipv6Addr::from(ev.addr).to_string()
+    } else {
+        Ipv4Addr::new(ev.addr[0], ev.addr[1], ev.addr[2], ev.addr[3]).to_string()
+    }
+}
+
+pub fn net_kind(ev: &NetEvent) -> Option<EventKind> {
+    let family = net_family(ev);
+    let addr = net_addr(ev);
+    let port = ev.port;
+    match ev.hdr.kind {
+        KIND_CONNECT => Some(EventKind::Connect { family, addr, port }),
+        KIND_BIND => Some(EventKind::Bind { family, addr, port }),
+        _ => None,
+    }
+}
+
+/// Name of a DNS query type.
+pub fn qtype_name(t: u16) -> String {
+    match t {
+        1 => "A".into(),
+        2 => "NS".into(),
+        5 => "CNAME".into(),
+        6 => "SOA".into(),
+        12 => "PTR".into(),
+        15 => "MX".into(),
+        16 => "TXT".into(),
+        28 => "AAAA".into(),
+        33 => "SRV".into(),
+        64 => "SVCB".into(),
+        65 => "HTTPS".into(),
+        255 => "ANY".into(),
+        n => format!("TYPE{n}"),
+    }
+}
+
+/// The first question (name, type) of a DNS query message; None when the bytes are not a
+/// well-formed query.
+pub fn parse_dns_question(msg: &[u8]) -> Option<(String, String)> {
+    if msg.len() < 12 + 5 {
+        return None;
+    }
+    let flags = u16::from_be_bytes([msg[2], msg[3]]);
+    let qdcount = u16::from_be_bytes([msg[4], msg[5]]);
+    if flags & 0x8000 != 0 || qdcount == 0 {
+        return None; // a response, or no question
+    }
+    let mut i = 12;
+    let mut labels: Vec<String> = Vec::new();
+    let mut total = 0usize;
+    loop {
+        let len = *msg.get(i)? as usize;
+        i += 1;
+        if len == 0 {
+            break;
+        }
+        if len > 63 {
+            return None; // compression pointers do not occur in a question name
+        }
+        let label = msg.get(i..i + len)?;
+        total += len + 1;
+        if total > 255 || !label.iter().all(|b| b.is_ascii_graphic()) {
+            return None;
+        }
+        labels.push(String::from_utf8_lossy(label).to_ascii_lowercase());
+        i += len;
+    }
+    let qtype = u16::from_be_bytes([*msg.get(i)?, *msg.get(i + 1)?]);
+    let name = if labels.is_empty() {
+        ".".to_string()
+    } else {
+        labels.join(".")
+    };
+    Some((name, qtype_name(qtype)))
+}
+
+pub fn dns_kind(ev: &DnsEvent) -> Option<EventKind> {
+    let n = (ev.len as usize).min(DNS_LEN);
+    let (name, qtype) = parse_dns_question(&ev.data[..n])?;
+    Some(EventKind::Dns { name, qtype })
+}
+
+fn set_id(variant: u32, a0: u64, a1: u64) -> u32 {
+    let keep = u32::MAX;
+    match variant {
+        VARIANT_SET => a0 as u32,
+        // setreuid(ruid, euid) / setresuid(ruid, euid, suid): the effective id if changed.
+        _ if a1 as u32 != keep => a1 as u32,
+        _ => a0 as u32,
+    }
+}
+
+pub fn kernel_kind(ev: &KernelEvent) -> Option<EventKind> {
+    Some(match ev.hdr.kind {
+        KIND_PTRACE => EventKind::Ptrace {
+            request: ev.a0 as u32,
+            target_pid: ev.a1 as u32,
+        },
+        KIND_MODULE_LOAD => {
+            let name = if ev.hdr.aux == 1 {
+                // finit_module(fd, ...): the module file behind the fd.
+                std::fs::read_link(format!("/proc/{}/fd/{}", ev.hdr.tgid, ev.a0 as i32))
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_else(|_| format!("fd:{}", ev.a0 as i32))
+            } else {
+                "init_module".to_string()
+            };
+            EventKind::ModuleLoad { name }
+        }
+        KIND_BPF => EventKind::Bpf { cmd: ev.a0 as u32 },
+        KIND_MOUNT => EventKind::Mount {
+            source: cstr(&ev.s2),
+            target: absolute(cstr(&ev.s1), ev.hdr.tgid, AT_FDCWD),
+            fstype: cstr(&ev.s3),
+        },
+        KIND_SETUID => EventKind::Setuid {
+            uid: set_id(ev.hdr.aux, ev.a0, ev.a1),
+        },
+        KIND_SETGID => EventKind::Setgid {
+            gid: set_id(ev.hdr.aux, ev.a0, ev.a1),
+        },
+        KIND_CAPSET => EventKind::Capset,
+        KIND_MEMFD_CREATE => EventKind::MemfdCreate {
+            name: cstr(&ev.s1),
+        },
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn query(name: &str, qtype: u16) -> Vec<u8> {
+        let mut m = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
+        for l in name.split('.') {
+            m.push(l.len() as u8);
+            m.extend_from_slice(l.as_bytes());
+        }
+        m.push(0);
+        m.extend_from_slice(&qtype.to_be_bytes());
+        m.extend_from_slice(&1u16.to_be_bytes());
+        m
+    }
+
+    #[test]
+    fn parses_dns_questions() {
+        assert_eq!(
+            parse_dns_question(&query("Example.TEST", 1)),
+            Some(("example.test".into(), "A".into()))
+        );
+        assert_eq!(
+            parse_dns_question(&query("a.b.c", 28)),
+            Some(("a.b.c".into(), "AAAA".into()))
+        );
+        let mut resp = query("x.y", 1);
+        resp[2] |= 0x80;
+        assert_eq!(parse_dns_question(&resp), None);
+        let q = query("example.test", 1);
+        assert_eq!(parse_dns_question(&q[..q.len() - 4]), None, "truncated");
+        let mut bad = query("ab.cd", 1);
+        bad[12] = 0xc0;
+        assert_eq!(parse_dns_question(&bad), None, "pointer in question");
+        assert_eq!(parse_dns_question(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+    }
+
+    #[test]
+    fn open_flags_to_access() {
+        assert_eq!(open_access(0), Access::READ);
+        assert_eq!(open_access(O_WRONLY), Access::WRITE);
+        assert_eq!(open_access(O_RDWR), Access::READ.union(Access::WRITE));
+        assert_eq!(
+            open_access(O_WRONLY | O_CREAT | O_TRUNC),
+            Access::WRITE.union(Access::CREATE).union(Access::TRUNCATE)
+        );
+    }
+
+    #[test]
+    fn net_events_to_kinds() {
+        let mut ev = NetEvent {
+            hdr: Header {
+                kind: KIND_CONNECT,
+                ..Default::default()
+            },
+            family: 2,
+            port: 8080,
+            sock_type: 1,
+            protocol: 6,
+            addr: [0; 16],
+        };
+        ev.addr[..4].copy_from_slice(&[10, 0, 0, 7]);
+        assert_eq!(
+            net_kind(&ev),
+            Some(EventKind::Connect {
+                family: "tcp".into(),
+                addr: "10.0.0.7".into(),
+                port: 8080
+            })
+        );
+        ev.family = 10;
+        ev.sock_type = 2;
+        ev.protocol = 0;
+        ev.addr = Ipv6Addr::LOCALHOST.octets();
+        ev.hdr.kind = KIND_BIND;
+        assert_eq!(
+            net_kind(&ev),
+            Some(EventKind::Bind {
+                family: "udp6".into(),
+                addr: "::1".into(),
+                port: 8080
+            })
+        );
+    }
+
+    #[test]
+    fn set_ids_pick_the_effective_id() {
+        assert_eq!(set_id(VARIANT_SET, 33, 0), 33);
+        assert_eq!(set_id(VARIANT_SETRE, 5, u32::MAX as u64), 5);
+        assert_eq!(set_id(VARIANT_SETRES, 5, 7), 7);
+    }
+
+    #[test]
+    fn relative_paths_resolve_against_cwd() {
+        let me = std::process::id();
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(
+            absolute("x/y".into(), me, AT_FDCWD),
+            format!("{}/x/y", cwd.display())
+        );
+        assert_eq!(absolute("/abs".into(), me, AT_FDCWD), "/abs");
+        assert_eq!(absolute("rel".into(), u32::MAX - 1, AT_FDCWD), "rel");
+    }
+}

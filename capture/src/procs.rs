@@ -1,0 +1,244 @@
+//! Process table: exec lineage per process, built from fork/exec/exit events and seeded from
+//! /proc for processes already running.
+//!
+//! A process's lineage is the chain of exec paths *inside its cgroup*, root first: a fork
+//! copies the parent's lineage, an exec appends the new path when the lineage was built in
+//! the same cgroup and starts a new root otherwise (the container runtime's `runc init` is
+//! exec'd outside the container and then joins it; the workload's first exec starts the
+//! tree). A process with no exec inside its cgroup is runtime glue and has no lineage.
+
+use model::ProcessInfo;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct ProcEntry {
+    /// Exec paths, root first; the last one is this process's executable.
+    pub lineage: Arc<Vec<String>>,
+    /// cgroup the lineage was built in.
+    pub lineage_cgroup: u64,
+    pub args: Arc<Vec<String>>,
+    pub uid: u32,
+    pub gid: u32,
+    pub ppid: u32,
+}
+
+#[derive(Default)]
+pub struct ProcTable {
+    procs: HashMap<u32, ProcEntry>,
+}
+
+impl ProcTable {
+    pub fn len(&self) -> usize {
+        self.procs.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.procs.is_empty()
+    }
+
+    pub fn get(&self, pid: u32) -> Option<&ProcEntry> {
+        self.procs.get(&pid)
+    }
+
+    pub fn insert(&mut self, pid: u32, e: ProcEntry) {
+        self.procs.insert(pid, e);
+    }
+
+    pub fn on_fork(&mut self, parent: u32, child: u32) {
+        let mut e = self.procs.get(&parent).cloned().unwrap_or_default();
+        e.ppid = parent;
+        self.procs.insert(child, e);
+    }
+
+    pub fn on_exec(
+        &mut self,
+        pid: u32,
+        cgroup: u64,
+        path: String,
+        args: Vec<String>,
+        uid: u32,
+        gid: u32,
+    ) {
+        let e = self.procs.entry(pid).or_default();
+        let mut lineage: Vec<String> = if e.lineage_cgroup == cgroup && !e.lineage.is_empty() {
+            e.lineage.as_ref().clone()
+        } else {
+            Vec::new()
+        };
+        lineage.push(path);
+        e.lineage = Arc::new(lineage);
+        e.lineage_cgroup = cgroup;
+        e.args = Arc::new(args);
+        e.uid = uid;
+        e.gid = gid;
+    }
+
+    pub fn on_exit(&mut self, pid: u32) {
+        self.procs.remove(&pid);
+    }
+
+    /// The ProcessInfo of a process acting in `cgroup`; None when it has no exec inside that
+    /// cgroup (runtime glue) or is unknown.
+    pub fn info(&self, pid: u32, cgroup: u64) -> Option<ProcessInfo> {
+        let e = self.procs.get(&pid)?;
+        if e.lineage_cgroup != cgroup || e.lineage.is_empty() {
+            return None;
+        }
+        let (last, anc) = e.lineage.split_last()?;
+        Some(ProcessInfo {
+            pid,
+            exec_path: last.clone(),
+            args: e.args.as_ref().clone(),
+            uid: e.uid,
+            gid: e.gid,
+            ancestors: anc.iter().rev().cloned().collect(),
+        })
+    }
+}
+
+/// What /proc says about one process.
+#[derive(Debug, Clone)]
+pub struct ProcSeed {
+    pub pid: u32,
+    pub ppid: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub exe: String,
+    pub args: Vec<String>,
+    pub cgroup_path: String,
+}
+
+pub fn read_proc(pid: u32) -> Option<ProcSeed> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| -> Option<u32> {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+    };
+    let tgid = field("Tgid:")?;
+    if tgid != pid {
+        return None;
+    }
+    let ppid = field("PPid:").unwrap_or(0);
+    let uid = field("Uid:").unwrap_or(0);
+    let gid = field("Gid:").unwrap_or(0);
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()?
+        .to_string_lossy()
+        .trim_end_matches(" (deleted)")
+        .to_string();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args = split_nul(&cmdline);
+    let cgroup_path = crate::resolve::proc_cgroup_v2_path(pid)?;
+    Some(ProcSeed {
+        pid,
+        ppid,
+        uid,
+        gid,
+        exe,
+        args,
+        cgroup_path,
+    })
+}
+
+pub fn split_nul(bytes: &[u8]) -> Vec<String> {
+    bytes
+        .split(|b| *b == 0)
+        .filter(|s| !s.is_empty())
+        .map(|s| String::from_utf8_lossy(s).into_owned())
+        .collect()
+}
+
+/// Build table entries from /proc seeds: the lineage of a process is its ancestors' exes
+/// within the same cgroup. `cgroup_id` maps a cgroup path to its id.
+pub fn seed(
+    table: &mut ProcTable,
+    seeds: &[ProcSeed],
+    cgroup_id: &dyn Fn(&str) -> Option<u64>,
+) -> usize {
+    let by_pid: HashMap<u32, &ProcSeed> = seeds.iter().map(|s| (s.pid, s)).collect();
+    let mut n = 0;
+    for s in seeds {
+        let Some(cg) = cgroup_id(&s.cgroup_path) else {
+            continue;
+        };
+        let mut lineage = vec![s.exe.clone()];
+        let mut cur = s;
+        let mut guard = 0;
+        while let Some(p) = by_pid.get(&cur.ppid) {
+            if p.cgroup_path != s.cgroup_path || guard > 64 {
+                break;
+            }
+            lineage.push(p.exe.clone());
+            cur = p;
+            guard += 1;
+        }
+        lineage.reverse();
+        table.insert(
+            s.pid,
+            ProcEntry {
+                lineage: Arc::new(lineage),
+                lineage_cgroup: cg,
+                args: Arc::new(s.args.clone()),
+                uid: s.uid,
+                gid: s.gid,
+                ppid: s.ppid,
+            },
+        );
+        n += 1;
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lineage_follows_exec_inside_the_cgroup() {
+        let mut t = ProcTable::default();
+        // runc init: exec'd outside the container (cgroup 1), joins cgroup 7, execs sh.
+        t.on_exec(10, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+        assert!(t.info(10, 7).is_none(), "runtime glue has no lineage in the container");
+        t.on_exec(10, 7, "/bin/sh".into(), vec!["sh".into()], 0, 0);
+        t.on_fork(10, 11);
+        let forked = t.info(11, 7).unwrap();
+        assert_eq!(forked.exec_path, "/bin/sh");
+        assert!(forked.ancestors.is_empty());
+        t.on_exec(11, 7, "/bin/cat".into(), vec!["cat".into(), "/etc/hosts".into()], 5, 6);
+        let cat = t.info(11, 7).unwrap();
+        assert_eq!(cat.exec_path, "/bin/cat");
+        assert_eq!(cat.ancestors, vec!["/bin/sh"]);
+        assert_eq!((cat.uid, cat.gid), (5, 6));
+        assert_eq!(cat.lineage(), vec!["/bin/sh", "/bin/cat"]);
+        t.on_exit(11);
+        assert!(t.info(11, 7).is_none());
+    }
+
+    #[test]
+    fn seeding_builds_lineage_within_a_cgroup() {
+        let mk = |pid, ppid, exe: &str, cg: &str| ProcSeed {
+            pid,
+            ppid,
+            uid: 0,
+            gid: 0,
+            exe: exe.into(),
+            args: vec![exe.into()],
+            cgroup_path: cg.into(),
+        };
+        let seeds = vec![
+            mk(1, 0, "/sbin/init", "/"),
+            mk(50, 1, "/usr/bin/conmon", "/libpod_parent/conmon"),
+            mk(51, 50, "/bin/sh", "/c1"),
+            mk(52, 51, "/usr/bin/sleep", "/c1"),
+        ];
+        let mut t = ProcTable::default();
+        let n = seed(&mut t, &seeds, &|p: &str| Some(p.len() as u64));
+        assert_eq!(n, 4);
+        let sleep = t.info(52, 3).unwrap();
+        assert_eq!(sleep.lineage(), vec!["/bin/sh", "/usr/bin/sleep"]);
+        assert_eq!(t.info(51, 3).unwrap().lineage(), vec!["/bin/sh"]);
+    }
+}

@@ -1,1 +1,184 @@
-fn main() {}
+//! `wsprof`: workload security profiles in the terminal.
+
+use anyhow::{anyhow, Result};
+use clap::Parser;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use store::{SignalFilter, Store};
+use wsprof_tui::app::{App, Banner};
+use wsprof_tui::cli::{Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand};
+use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
+use wsprof_tui::keymap::{user_keymap_path, Keymap};
+use wsprof_tui::view::text::time;
+use wsprof_tui::{commands, logging, terminal, ui};
+
+fn main() {
+    let cli = Cli::parse();
+    let log = cli.log_file.clone().unwrap_or_else(logging::default_log_path);
+    if let Err(e) = logging::init(&log) {
+        eprintln!("wsprof: {e}");
+        std::process::exit(2);
+    }
+    if let Err(e) = run(cli) {
+        tracing::error!("{e:#}");
+        eprintln!("wsprof: {}", one_line(&format!("{e:#}")));
+        std::process::exit(1);
+    }
+}
+
+fn one_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let db = || cli.db.clone().unwrap_or_else(commands::default_db_path);
+    match &cli.command {
+        Command::Demo {
+            speed,
+            headless,
+            bundle,
+            ui,
+        } => demo(&cli, *speed, *headless, bundle.as_deref(), ui.keymap.as_deref()),
+        Command::Profiles { json } => commands::profiles(&commands::open_existing(&db())?, *json),
+        Command::Profile {
+            command: ProfileCommand::Show { profile, json },
+        } => commands::profile_show(&commands::open_existing(&db())?, profile, *json),
+        Command::Signals {
+            json,
+            image,
+            rule,
+            status,
+        } => commands::signals(
+            &commands::open_existing(&db())?,
+            *json,
+            SignalFilter {
+                image: image.clone(),
+                rule: rule.clone(),
+                status: status.clone(),
+            },
+        ),
+        Command::Suppress {
+            signal_id,
+            reason,
+            expires_in,
+            force,
+            dry_run,
+        } => commands::suppress(
+            &mut commands::open_existing(&db())?,
+            *signal_id,
+            reason,
+            expires_in.as_deref(),
+            *force,
+            *dry_run,
+        ),
+        Command::Unsuppress { suppression_id } => {
+            commands::unsuppress(&mut commands::open_existing(&db())?, *suppression_id)
+        }
+        Command::Suppressions { json, all } => {
+            commands::suppressions(&commands::open_existing(&db())?, *json, *all)
+        }
+        Command::Rules {
+            command: RulesCommand::Check { file },
+        } => commands::rules_check(file),
+        Command::Rules {
+            command: RulesCommand::List { json },
+        } => commands::rules_list(&commands::load_rules(&cli.rules)?, *json),
+        Command::Snapshots {
+            command: SnapshotsCommand::Export { file },
+        } => commands::snapshots_export(&commands::open_existing(&db())?, file),
+        Command::Snapshots {
+            command: SnapshotsCommand::Import { file },
+        } => commands::snapshots_import(&mut Store::open(&db())?, file),
+    }
+}
+
+fn demo(cli: &Cli, speed: Speed, headless: bool, bundle: Option<&std::path::Path>, keymap: Option<&str>) -> Result<()> {
+    // Check everything the person gave us before touching the terminal.
+    let keymap = if headless {
+        Keymap::builtin()
+    } else {
+        Keymap::load(keymap, user_keymap_path().as_deref())?
+    };
+    let rules = commands::load_rules(&cli.rules)?;
+    let bundle = Arc::new(match bundle {
+        Some(p) => demo_data::Bundle::load(p)?,
+        None => demo_data::Bundle::load_embedded()?,
+    });
+    let (db_path, _tmp) = match &cli.db {
+        Some(p) => {
+            if p.exists() {
+                return Err(anyhow!(
+                    "database {}: already exists; demo replays into a fresh store (remove it or pick another --db)",
+                    p.display()
+                ));
+            }
+            (p.clone(), None)
+        }
+        None => {
+            let dir = std::env::temp_dir().join(format!("wsprof-demo-{}", std::process::id()));
+            std::fs::create_dir_all(&dir)?;
+            (dir.join("demo.duckdb"), Some(TempDir(dir)))
+        }
+    };
+    let store = Store::open(&db_path)?;
+    let reader = store.reader()?;
+    let engine = Engine::start(store, rules);
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = spawn_demo(bundle.clone(), speed, engine.sender(), engine.status_handle(), stop.clone());
+    let speed_text = match speed {
+        Speed::Max => "max".to_string(),
+        Speed::Factor(f) => format!("x{f}"),
+    };
+    tracing::info!(db = %db_path.display(), speed = %speed_text, "demo started");
+    if headless {
+        let _ = feeder.join();
+        let st = engine.shutdown();
+        if let Some(e) = st.error {
+            return Err(anyhow!(e));
+        }
+        println!(
+            "replayed {} snapshots and {} events into {}: {} signals, {} deduplicated, {} suppressed, {} anomalies",
+            st.snapshots,
+            st.detect.events,
+            db_path.display(),
+            st.detect.signals,
+            st.detect.deduplicated,
+            st.detect.suppressed,
+            st.detect.anomalies
+        );
+        return Ok(());
+    }
+    let db_text = db_path.display().to_string();
+    let banner = move |s: &EngineStatus| Banner {
+        mode: format!("DEMO {speed_text}"),
+        clock: format!("sim {}", time(s.now_ms)),
+        progress: format!(
+            "{} {}/{} | {} snapshots | {} events | db {}",
+            if s.feed_done { "replayed" } else { "replaying" },
+            s.items_done,
+            s.items_total,
+            s.snapshots,
+            s.detect.events,
+            db_text
+        ),
+    };
+    let mut app = App::new(keymap);
+    let result = {
+        let mut guard = terminal::TerminalGuard::enter()?;
+        ui::run(&mut guard.terminal, &mut app, &reader, &engine, &banner)
+    };
+    stop.store(true, Ordering::Relaxed);
+    let _ = feeder.join();
+    drop(reader);
+    engine.shutdown();
+    result
+}
+
+/// A temporary demo directory removed at exit.
+struct TempDir(std::path::PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}

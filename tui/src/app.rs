@@ -1,0 +1,598 @@
+//! UI state and what actions do to it. Data comes from the store through [`App::refresh`];
+//! writes go through a [`Writes`] implementation (the engine in the binary). Drawing is in
+//! [`crate::view`] and only reads this state.
+
+use crate::action::Action;
+use crate::keymap::Keymap;
+use crate::tree::ProfileTree;
+use fuzzy_matcher::skim::SkimMatcherV2;
+use fuzzy_matcher::FuzzyMatcher;
+use store::{NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, SuppressionRow};
+
+/// The writes a person can make from the UI.
+pub trait Writes {
+    fn suppress(&self, signal_id: i64, reason: &str) -> Result<SuppressionRow, String>;
+    fn unsuppress(&self, id: i64) -> Result<SuppressionRow, String>;
+    fn reject(&self, signal_id: i64) -> Result<(), String>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Images,
+    Profile,
+    Signals,
+    Suppressions,
+}
+
+impl Screen {
+    pub fn title(self) -> &'static str {
+        match self {
+            Screen::Images => "Images",
+            Screen::Profile => "Profile",
+            Screen::Signals => "Signals",
+            Screen::Suppressions => "Suppressions",
+        }
+    }
+}
+
+/// Which panel of the profile screen has the keyboard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileFocus {
+    Tree,
+    Snapshots,
+}
+
+/// A fuzzy search over the current list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Search {
+    pub query: String,
+    /// Still typing (keys go to the query).
+    pub editing: bool,
+}
+
+/// The profile being looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProfileView {
+    pub summary: ProfileSummary,
+    pub tree: ProfileTree,
+    pub snapshots: Vec<SnapshotSummary>,
+    pub snapshot_sel: usize,
+    pub focus: ProfileFocus,
+    /// Signals of this image version (open).
+    pub open_signals: usize,
+}
+
+/// Status-bar facts supplied by the binary (mode, clock, capture counters).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Banner {
+    pub mode: String,
+    pub clock: String,
+    pub progress: String,
+}
+
+pub struct App {
+    pub keymap: Keymap,
+    pub screen: Screen,
+    /// Screens to go back to.
+    pub history: Vec<Screen>,
+    pub images: Vec<ProfileSummary>,
+    pub image_sel: usize,
+    pub profile: Option<ProfileView>,
+    pub signals: Vec<SignalRow>,
+    pub signal_sel: usize,
+    pub filter: SignalFilter,
+    /// (signals, matches) the selected signal's suggestion would hide.
+    pub preview: Option<(u32, u64)>,
+    pub suppressions: Vec<SuppressionRow>,
+    pub suppression_sel: usize,
+    pub search: Search,
+    pub help: bool,
+    pub help_scroll: usize,
+    pub message: String,
+    pub banner: Banner,
+    pub quit: bool,
+    /// Rows a page move jumps.
+    pub page: usize,
+}
+
+fn fuzzy_keep<T>(items: &[T], query: &str, text: impl Fn(&T) -> String) -> Vec<usize> {
+    if query.is_empty() {
+        return (0..items.len()).collect();
+    }
+    let m = SkimMatcherV2::default().ignore_case();
+    items
+        .iter()
+        .enumerate()
+        .filter(|(_, it)| m.fuzzy_match(&text(it), query).is_some())
+        .map(|(i, _)| i)
+        .collect()
+}
+
+pub fn image_text(p: &ProfileSummary) -> String {
+    format!("{}:{} {}", p.image, p.version, p.status)
+}
+
+pub fn signal_text(s: &SignalRow) -> String {
+    format!(
+        "{} {}:{} {} {} {} {}",
+        s.rule_id, s.image, s.version, s.process.exec_path, s.summary, s.severity, s.status
+    )
+}
+
+pub fn suppression_text(s: &SuppressionRow) -> String {
+    format!("{} {} {} {}", s.rule_id, s.image, s.lineage.join(" "), s.created_by)
+}
+
+impl App {
+    pub fn new(keymap: Keymap) -> App {
+        App {
+            keymap,
+            screen: Screen::Images,
+            history: Vec::new(),
+            images: Vec::new(),
+            image_sel: 0,
+            profile: None,
+            signals: Vec::new(),
+            signal_sel: 0,
+            filter: SignalFilter::default(),
+            preview: None,
+            suppressions: Vec::new(),
+            suppression_sel: 0,
+            search: Search::default(),
+            help: false,
+            help_scroll: 0,
+            message: String::new(),
+            banner: Banner::default(),
+            quit: false,
+            page: 10,
+        }
+    }
+
+    // ----- what is visible (search applied) -----
+
+    pub fn visible_images(&self) -> Vec<usize> {
+        let q = self.search_for(Screen::Images);
+        fuzzy_keep(&self.images, q, image_text)
+    }
+    pub fn visible_signals(&self) -> Vec<usize> {
+        let q = self.search_for(Screen::Signals);
+        fuzzy_keep(&self.signals, q, signal_text)
+    }
+    pub fn visible_suppressions(&self) -> Vec<usize> {
+        let q = self.search_for(Screen::Suppressions);
+        fuzzy_keep(&self.suppressions, q, suppression_text)
+    }
+    fn search_for(&self, screen: Screen) -> &str {
+        if self.screen == screen {
+            &self.search.query
+        } else {
+            ""
+        }
+    }
+
+    pub fn selected_image(&self) -> Option<&ProfileSummary> {
+        self.visible_images().get(self.image_sel).map(|&i| &self.images[i])
+    }
+    pub fn selected_signal(&self) -> Option<&SignalRow> {
+        self.visible_signals().get(self.signal_sel).map(|&i| &self.signals[i])
+    }
+    pub fn selected_suppression(&self) -> Option<&SuppressionRow> {
+        self.visible_suppressions()
+            .get(self.suppression_sel)
+            .map(|&i| &self.suppressions[i])
+    }
+
+    // ----- data -----
+
+    /// Reload everything the current screens show from the store.
+    pub fn refresh(&mut self, store: &Store) -> Result<(), store::StoreError> {
+        let selected_image = self.selected_image().map(|p| (p.image.clone(), p.version.clone()));
+        let selected_signal = self.selected_signal().map(|s| s.id);
+        let selected_sup = self.selected_suppression().map(|s| s.id);
+        self.images = store.profiles()?;
+        self.signals = store.signals(&self.filter)?;
+        self.suppressions = store.suppressions(true)?;
+        // keep the selections on the same items
+        if let Some((img, ver)) = selected_image {
+            if let Some(pos) = self
+                .visible_images()
+                .iter()
+                .position(|&i| self.images[i].image == img && self.images[i].version == ver)
+            {
+                self.image_sel = pos;
+            }
+        }
+        if let Some(id) = selected_signal {
+            if let Some(pos) = self.visible_signals().iter().position(|&i| self.signals[i].id == id) {
+                self.signal_sel = pos;
+            }
+        }
+        if let Some(id) = selected_sup {
+            if let Some(pos) = self
+                .visible_suppressions()
+                .iter()
+                .position(|&i| self.suppressions[i].id == id)
+            {
+                self.suppression_sel = pos;
+            }
+        }
+        self.clamp();
+        if let Some(pv) = &self.profile {
+            let (img, ver) = (pv.summary.image.clone(), pv.summary.version.clone());
+            self.load_profile(store, &img, &ver)?;
+        }
+        self.preview = match self.selected_signal() {
+            Some(s) if s.suggestion.is_some() && s.status == "open" => store.preview_suppression(s.id).ok(),
+            _ => None,
+        };
+        Ok(())
+    }
+
+    fn load_profile(&mut self, store: &Store, image: &str, version: &str) -> Result<(), store::StoreError> {
+        let Some(summary) = self
+            .images
+            .iter()
+            .find(|p| p.image == image && p.version == version)
+            .cloned()
+        else {
+            self.profile = None;
+            return Ok(());
+        };
+        let nodes: Vec<NodeRow> = store.profile_nodes(image, version)?;
+        let snapshots = store.profile_snapshots(image, version)?;
+        let open_signals = self
+            .signals
+            .iter()
+            .filter(|s| s.image == image && s.version == version && s.status == "open")
+            .count();
+        match &mut self.profile {
+            Some(pv) if pv.summary.image == image && pv.summary.version == version => {
+                pv.summary = summary;
+                pv.tree.replace_nodes(nodes);
+                pv.snapshots = snapshots;
+                pv.snapshot_sel = pv.snapshot_sel.min(pv.snapshots.len().saturating_sub(1));
+                pv.open_signals = open_signals;
+            }
+            _ => {
+                self.profile = Some(ProfileView {
+                    summary,
+                    tree: ProfileTree::new(nodes),
+                    snapshots,
+                    snapshot_sel: 0,
+                    focus: ProfileFocus::Tree,
+                    open_signals,
+                });
+            }
+        }
+        if let Some(pv) = &mut self.profile {
+            pv.tree.set_query(if self.screen == Screen::Profile { &self.search.query } else { "" });
+        }
+        Ok(())
+    }
+
+    fn clamp(&mut self) {
+        self.image_sel = self.image_sel.min(self.visible_images().len().saturating_sub(1));
+        self.signal_sel = self.signal_sel.min(self.visible_signals().len().saturating_sub(1));
+        self.suppression_sel = self
+            .suppression_sel
+            .min(self.visible_suppressions().len().saturating_sub(1));
+    }
+
+    fn go(&mut self, screen: Screen) {
+        if self.screen != screen {
+            self.history.push(self.screen);
+            self.screen = screen;
+            self.search = Search::default();
+            if let Some(pv) = &mut self.profile {
+                pv.tree.set_query("");
+            }
+        }
+    }
+
+    // ----- input -----
+
+    /// Typing into the search line. Returns true when the key was consumed.
+    pub fn search_input(&mut self, key: &crossterm::event::KeyEvent) -> bool {
+        use crossterm::event::KeyCode;
+        if !self.search.editing {
+            return false;
+        }
+        match key.code {
+            KeyCode::Esc => {
+                self.search = Search::default();
+            }
+            KeyCode::Enter => self.search.editing = false,
+            KeyCode::Backspace => {
+                self.search.query.pop();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+                self.search.query.push(c)
+            }
+            KeyCode::Down | KeyCode::Up => return false,
+            _ => {}
+        }
+        self.after_search_change();
+        true
+    }
+
+    fn after_search_change(&mut self) {
+        self.image_sel = 0;
+        self.signal_sel = 0;
+        self.suppression_sel = 0;
+        if self.screen == Screen::Profile {
+            if let Some(pv) = &mut self.profile {
+                pv.tree.set_query(&self.search.query);
+            }
+        }
+    }
+
+    fn move_sel(&mut self, delta: isize) {
+        fn step(sel: &mut usize, len: usize, delta: isize) {
+            if len == 0 {
+                *sel = 0;
+                return;
+            }
+            let v = (*sel as isize + delta).clamp(0, len as isize - 1);
+            *sel = v as usize;
+        }
+        if self.help {
+            let v = self.help_scroll as isize + delta;
+            self.help_scroll = v.max(0) as usize;
+            return;
+        }
+        match self.screen {
+            Screen::Images => {
+                let n = self.visible_images().len();
+                step(&mut self.image_sel, n, delta)
+            }
+            Screen::Signals => {
+                let n = self.visible_signals().len();
+                step(&mut self.signal_sel, n, delta);
+                self.preview = None;
+            }
+            Screen::Suppressions => {
+                let n = self.visible_suppressions().len();
+                step(&mut self.suppression_sel, n, delta)
+            }
+            Screen::Profile => {
+                if let Some(pv) = &mut self.profile {
+                    match pv.focus {
+                        ProfileFocus::Tree => pv.tree.move_sel(delta),
+                        ProfileFocus::Snapshots => {
+                            let n = pv.snapshots.len();
+                            step(&mut pv.snapshot_sel, n, delta)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Apply an action. Needs the store to load what a new screen shows, and `writes` for
+    /// the person's decisions.
+    pub fn apply(&mut self, action: Action, store: &Store, writes: &dyn Writes) {
+        self.message.clear();
+        if self.help && !matches!(action, Action::Help | Action::Back | Action::Quit | Action::Up | Action::Down) {
+            self.help = false;
+        }
+        match action {
+            Action::Quit => self.quit = true,
+            Action::Help => {
+                self.help = !self.help;
+                self.help_scroll = 0;
+            }
+            Action::Back => {
+                if self.help {
+                    self.help = false;
+                } else if !self.search.query.is_empty() {
+                    self.search = Search::default();
+                    self.after_search_change();
+                } else if let Some(prev) = self.history.pop() {
+                    self.screen = prev;
+                    if prev != Screen::Profile && !self.history.contains(&Screen::Profile) {
+                        self.profile = None;
+                    }
+                }
+            }
+            Action::Search => {
+                self.search.editing = true;
+            }
+            Action::Down => self.move_sel(1),
+            Action::Up => self.move_sel(-1),
+            Action::PageDown => self.move_sel(self.page as isize),
+            Action::PageUp => self.move_sel(-(self.page as isize)),
+            Action::Top => self.move_sel(isize::MIN / 2),
+            Action::Bottom => self.move_sel(isize::MAX / 2),
+            Action::Open => self.open(store),
+            Action::Toggle | Action::Expand | Action::Collapse | Action::ExpandAll | Action::CollapseAll => {
+                if let (Screen::Profile, Some(pv)) = (self.screen, &mut self.profile) {
+                    match action {
+                        Action::Toggle => pv.tree.toggle(),
+                        Action::Expand => pv.tree.set_collapsed(false),
+                        Action::Collapse => pv.tree.set_collapsed(true),
+                        Action::ExpandAll => pv.tree.expand_all(),
+                        _ => pv.tree.collapse_all(),
+                    }
+                }
+            }
+            Action::FocusNext => {
+                if let Some(pv) = &mut self.profile {
+                    pv.focus = match pv.focus {
+                        ProfileFocus::Tree => ProfileFocus::Snapshots,
+                        ProfileFocus::Snapshots => ProfileFocus::Tree,
+                    }
+                }
+            }
+            Action::Images => {
+                self.history.clear();
+                self.screen = Screen::Images;
+                self.search = Search::default();
+                self.profile = None;
+            }
+            Action::Signals => self.go(Screen::Signals),
+            Action::Suppressions => self.go(Screen::Suppressions),
+            Action::ViewProfile => {
+                if let Some(s) = self.selected_signal().filter(|_| self.screen == Screen::Signals) {
+                    let (img, ver) = (s.image.clone(), s.version.clone());
+                    let node = s.node_key.clone();
+                    self.open_profile(store, &img, &ver);
+                    if let Some(pv) = &mut self.profile {
+                        pv.tree.select_key(&node);
+                    }
+                }
+            }
+            Action::Accept => self.accept(store, writes),
+            Action::Reject => {
+                if let Some(s) = self.selected_signal().filter(|_| self.screen == Screen::Signals) {
+                    let id = s.id;
+                    match writes.reject(id) {
+                        Ok(()) => self.message = format!("signal {id} kept as a finding (suggestion rejected)"),
+                        Err(e) => self.message = e,
+                    }
+                    self.reload(store);
+                }
+            }
+            Action::Undo => {
+                if let Some(s) = self.selected_suppression().filter(|_| self.screen == Screen::Suppressions) {
+                    let id = s.id;
+                    match writes.unsuppress(id) {
+                        Ok(_) => self.message = format!("suppression {id} undone; its signals are open again"),
+                        Err(e) => self.message = e,
+                    }
+                    self.reload(store);
+                }
+            }
+            Action::FilterStatus => {
+                if self.screen == Screen::Signals {
+                    self.filter.status = match self.filter.status.as_deref() {
+                        None => Some("open".into()),
+                        Some("open") => Some("suppressed".into()),
+                        Some("suppressed") => Some("rejected".into()),
+                        _ => None,
+                    };
+                    self.signal_sel = 0;
+                    self.reload(store);
+                }
+            }
+            Action::FilterImage => {
+                if self.screen == Screen::Signals {
+                    self.filter.image = match (&self.filter.image, self.selected_signal()) {
+                        (Some(_), _) => None,
+                        (None, Some(s)) => Some(s.image.clone()),
+                        (None, None) => None,
+                    };
+                    self.signal_sel = 0;
+                    self.reload(store);
+                }
+            }
+            Action::FilterRule => {
+                if self.screen == Screen::Signals {
+                    self.filter.rule = match (&self.filter.rule, self.selected_signal()) {
+                        (Some(_), _) => None,
+                        (None, Some(s)) => Some(s.rule_id.clone()),
+                        (None, None) => None,
+                    };
+                    self.signal_sel = 0;
+                    self.reload(store);
+                }
+            }
+            Action::ClearFilters => {
+                if self.screen == Screen::Signals {
+                    self.filter = SignalFilter::default();
+                    self.reload(store);
+                }
+            }
+        }
+    }
+
+    fn reload(&mut self, store: &Store) {
+        if let Err(e) = self.refresh(store) {
+            self.message = format!("reading the store failed: {e}");
+        }
+    }
+
+    fn open(&mut self, store: &Store) {
+        match self.screen {
+            Screen::Images => {
+                if let Some(p) = self.selected_image() {
+                    let (img, ver) = (p.image.clone(), p.version.clone());
+                    self.open_profile(store, &img, &ver);
+                }
+            }
+            Screen::Profile => {
+                if let Some(pv) = &mut self.profile {
+                    pv.tree.toggle();
+                }
+            }
+            Screen::Signals => {
+                let _ = self.selected_signal();
+            }
+            Screen::Suppressions => {}
+        }
+    }
+
+    pub fn open_profile(&mut self, store: &Store, image: &str, version: &str) {
+        self.go(Screen::Profile);
+        self.profile = None;
+        if let Err(e) = self.load_profile(store, image, version) {
+            self.message = format!("cannot load profile {image}:{version}: {e}");
+        }
+    }
+
+    fn accept(&mut self, store: &Store, writes: &dyn Writes) {
+        if self.screen != Screen::Signals {
+            return;
+        }
+        let Some(s) = self.selected_signal() else { return };
+        if s.status != "open" {
+            self.message = format!("signal {} is {}, not open", s.id, s.status);
+            return;
+        }
+        let Some(sug) = &s.suggestion else {
+            self.message = format!(
+                "no suggestion for signal {}: its behaviour is not common in {}:{}",
+                s.id, s.image, s.version
+            );
+            return;
+        };
+        let reason = sug.text();
+        let id = s.id;
+        match writes.suppress(id, &reason) {
+            Ok(sup) => {
+                self.message = format!(
+                    "suppression {} added to rule {} for {}; {} signal(s) hidden",
+                    sup.id, sup.rule_id, sup.image, sup.hidden
+                )
+            }
+            Err(e) => self.message = e,
+        }
+        self.reload(store);
+    }
+
+    /// Map a click at row `y` of the main list (0 = first data row) to a selection.
+    pub fn click_row(&mut self, row: usize) {
+        match self.screen {
+            Screen::Images => {
+                if row < self.visible_images().len() {
+                    self.image_sel = row
+                }
+            }
+            Screen::Signals => {
+                if row < self.visible_signals().len() {
+                    self.signal_sel = row;
+                    self.preview = None;
+                }
+            }
+            Screen::Suppressions => {
+                if row < self.visible_suppressions().len() {
+                    self.suppression_sel = row
+                }
+            }
+            Screen::Profile => {
+                if let Some(pv) = &mut self.profile {
+                    pv.tree.select_row(row);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The command line.
+
+use crate::engine::Speed;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "wsprof", version, about = "Workload security profiles for the containers of this host: capture, profile, triage.")]
+pub struct Cli {
+    /// The store (a DuckDB file). Default: $XDG_DATA_HOME/wsprof/wsprof.duckdb; `demo` uses a fresh temporary file.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Log file (tracing never writes to the terminal). Default: $XDG_STATE_HOME/wsprof/wsprof.log.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Extra rules files (TOML or YAML) on top of the defaults.
+    #[arg(long = "rules", global = true, value_name = "FILE")]
+    pub rules: Vec<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct UiArgs {
+    /// Keymap on top of the default: `vim`, `emacs`, or a TOML file. The user's
+    /// $XDG_CONFIG_HOME/wsprof/keymap.toml is applied last.
+    #[arg(long, value_name = "PRESET|FILE")]
+    pub keymap: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Replay the bundled demo data on a clock into a fresh store and open the UI (no root needed).
+    Demo {
+        /// Simulated seconds per real second, or `max` to load everything at once.
+        #[arg(long, default_value = "1000", value_parser = parse_speed)]
+        speed: Speed,
+        /// Replay into the store and exit, without the UI.
+        #[arg(long)]
+        headless: bool,
+        /// Replay this bundle file instead of the built-in one.
+        #[arg(long, value_name = "FILE")]
+        bundle: Option<PathBuf>,
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// List profiles (the images screen).
+    Profiles {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Profile commands.
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+    /// List signals, newest first (the signal queue).
+    Signals {
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        image: Option<String>,
+        #[arg(long)]
+        rule: Option<String>,
+        /// open, suppressed or rejected
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Accept a signal's suggestion: suppress its rule for its image and process.
+    Suppress {
+        signal_id: i64,
+        /// Why (stored with the suppression).
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// Expire after a duration (30m, 12h, 7d).
+        #[arg(long, value_name = "DURATION")]
+        expires_in: Option<String>,
+        /// Suppress even without a suggestion (the behaviour is not common in the profile).
+        #[arg(long)]
+        force: bool,
+        /// Only show how many signals it would hide.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Undo a suppression.
+    Unsuppress { suppression_id: i64 },
+    /// List suppressions.
+    Suppressions {
+        #[arg(long)]
+        json: bool,
+        /// Include undone ones.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Detection rules.
+    Rules {
+        #[command(subcommand)]
+        command: RulesCommand,
+    },
+    /// Import or export snapshots (JSON or Parquet, by file extension).
+    Snapshots {
+        #[command(subcommand)]
+        command: SnapshotsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProfileCommand {
+    /// Show one profile: its tree with commonality on every node.
+    Show {
+        /// IMAGE:VERSION
+        profile: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RulesCommand {
+    /// Validate a rules file (TOML or YAML).
+    Check { file: PathBuf },
+    /// List the active rules.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsCommand {
+    Export { file: PathBuf },
+    Import { file: PathBuf },
+}
+
+fn parse_speed(s: &str) -> Result<Speed, String> {
+    s.parse()
+}

@@ -1,0 +1,289 @@
+//! The non-interactive twins of the screens, for scripts and tests, and the demo runner.
+
+use crate::view::text::{opt_time, parse_duration, percent, time};
+use anyhow::{anyhow, bail, Context, Result};
+use model::rule::{RuleFormat, RuleSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use store::{SignalFilter, Store};
+
+/// `$XDG_DATA_HOME/wsprof/wsprof.duckdb` or `~/.local/share/wsprof/wsprof.duckdb`.
+pub fn default_db_path() -> PathBuf {
+    let base = std::env::var_os("XDG_DATA_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local/share")))
+        .unwrap_or_else(std::env::temp_dir);
+    base.join("wsprof").join("wsprof.duckdb")
+}
+
+/// Open an existing store for the CLI twins (they never create one by accident).
+pub fn open_existing(db: &Path) -> Result<Store> {
+    if !db.exists() {
+        bail!("database {}: no such file (run `wsprof demo --db {}` or `wsprof capture --db {}` first)", db.display(), db.display(), db.display());
+    }
+    Ok(Store::open(db)?)
+}
+
+/// The default rules plus the user's rules files, in order.
+pub fn load_rules(files: &[PathBuf]) -> Result<RuleSet> {
+    let mut rules = RuleSet::defaults();
+    for f in files {
+        let origin = f.display().to_string();
+        let format = RuleFormat::from_path(&origin)
+            .ok_or_else(|| anyhow!("{origin}: rules files end in .toml, .yaml or .yml"))?;
+        let text = std::fs::read_to_string(f).with_context(|| format!("{origin}: cannot read"))?;
+        rules.extend_from_text(&text, format, &origin).map_err(|e| anyhow!("{e}"))?;
+    }
+    Ok(rules)
+}
+
+fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, v)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+pub fn profiles(store: &Store, json: bool) -> Result<()> {
+    let ps = store.profiles()?;
+    if json {
+        return print_json(&ps);
+    }
+    println!(
+        "{:<24} {:<10} {:>9} {:<8} {:>11} {:>10} {:>7}  LAST UPDATED",
+        "IMAGE", "VERSION", "SNAPSHOTS", "STATUS", "COMMONALITY", "CONTAINERS", "SIGNALS"
+    );
+    let mut prev = String::new();
+    for p in ps {
+        let name = if p.image == prev { String::new() } else { p.image.clone() };
+        prev = p.image.clone();
+        println!(
+            "{:<24} {:<10} {:>9} {:<8} {:>11} {:>10} {:>7}  {}",
+            name,
+            p.version,
+            p.snapshots,
+            p.status,
+            percent(p.commonality),
+            p.containers,
+            p.open_signals,
+            opt_time(p.last_updated_ms)
+        );
+    }
+    Ok(())
+}
+
+pub fn profile_show(store: &Store, spec: &str, json: bool) -> Result<()> {
+    let (image, version) = spec
+        .rsplit_once(':')
+        .filter(|(i, v)| !i.is_empty() && !v.is_empty())
+        .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION"))?;
+    let summary = store
+        .profiles()?
+        .into_iter()
+        .find(|p| p.image == image && p.version == version)
+        .ok_or_else(|| anyhow!("no profile {image}:{version} (see `wsprof profiles`)"))?;
+    let nodes = store.profile_nodes(image, version)?;
+    let snapshots = store.profile_snapshots(image, version)?;
+    if json {
+        #[derive(serde::Serialize)]
+        struct Out<'a> {
+            profile: &'a store::ProfileSummary,
+            nodes: &'a [store::NodeRow],
+            snapshots: &'a [store::SnapshotSummary],
+        }
+        return print_json(&Out {
+            profile: &summary,
+            nodes: &nodes,
+            snapshots: &snapshots,
+        });
+    }
+    println!(
+        "{}:{}  {}  commonality {}  {} snapshots from {} containers, {} nodes",
+        image,
+        version,
+        summary.status.to_uppercase(),
+        percent(summary.commonality).trim(),
+        summary.snapshots,
+        summary.containers,
+        summary.nodes
+    );
+    // depth-first by key order: parents sort before their children
+    for n in &nodes {
+        let indent = "  ".repeat(n.depth as usize);
+        let what = match n.kind.as_str() {
+            "process" => String::new(),
+            k => format!("[{k}] "),
+        };
+        let access = if n.access.is_empty() { String::new() } else { format!(" ({})", n.access.join(",")) };
+        println!(
+            "{} {indent}{what}{}{access}  {}/{}",
+            percent(n.commonality),
+            n.label,
+            n.snapshots,
+            summary.snapshots
+        );
+    }
+    Ok(())
+}
+
+pub fn signals(store: &Store, json: bool, filter: SignalFilter) -> Result<()> {
+    if let Some(s) = &filter.status {
+        if model::signal::SignalStatus::parse(s).is_none() {
+            bail!("--status `{s}`: expected open, suppressed or rejected");
+        }
+    }
+    let rows = store.signals(&filter)?;
+    if json {
+        return print_json(&rows);
+    }
+    println!("{:>5} {:<16} {:<8} {:<10} {:<32} {:<24} {:<14} SUGGESTION", "ID", "TIME", "SEVERITY", "STATUS", "RULE", "IMAGE", "PROCESS");
+    for s in rows {
+        println!(
+            "{:>5} {:<16} {:<8} {:<10} {:<32} {:<24} {:<14} {}",
+            s.id,
+            time(s.ts_ms),
+            s.severity,
+            s.status,
+            s.rule_id,
+            format!("{}:{}", s.image, s.version),
+            model::event::base_name(&s.process.exec_path),
+            s.suggestion.as_ref().map(|g| g.text()).unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
+pub fn suppress(
+    store: &mut Store,
+    signal_id: i64,
+    reason: &str,
+    expires_in: Option<&str>,
+    force: bool,
+    dry_run: bool,
+) -> Result<()> {
+    let s = store.signal(signal_id)?;
+    let (n, m) = store.preview_suppression(signal_id)?;
+    if dry_run {
+        println!("would hide {n} stored signal(s) ({m} match(es)) of rule {} for {}", s.rule_id, s.image);
+        return Ok(());
+    }
+    if s.suggestion.is_none() && !force {
+        bail!(
+            "signal {signal_id} has no suggestion: its behaviour is not common in {}:{} (use --force to suppress anyway)",
+            s.image,
+            s.version
+        );
+    }
+    let expires_ms = expires_in
+        .map(|d| parse_duration(d).map(|ms| store::now_ms() + ms))
+        .transpose()
+        .map_err(|e| anyhow!("--expires-in: {e}"))?;
+    let reason = if reason.is_empty() {
+        s.suggestion.as_ref().map(|g| g.text()).unwrap_or_else(|| "forced".into())
+    } else {
+        reason.to_string()
+    };
+    let sup = store.suppress(signal_id, &crate::ui::current_user(), &reason, expires_ms, store::now_ms())?;
+    println!("suppression {} added: {}", sup.id, sup.expression);
+    println!("hid {} signal(s)", sup.hidden);
+    Ok(())
+}
+
+pub fn unsuppress(store: &mut Store, id: i64) -> Result<()> {
+    let s = store.unsuppress(id, store::now_ms())?;
+    println!("suppression {} undone; signals of rule {} for {} are open again", s.id, s.rule_id, s.image);
+    Ok(())
+}
+
+pub fn suppressions(store: &Store, json: bool, all: bool) -> Result<()> {
+    let rows = store.suppressions(all)?;
+    if json {
+        return print_json(&rows);
+    }
+    println!("{:>4} {:<8} {:<32} {:<20} {:>7} {:<16} {:<12} EXPRESSION", "ID", "STATE", "RULE", "IMAGE", "HIDDEN", "CREATED", "BY");
+    for s in rows {
+        let state = if s.removed_ms.is_some() { "undone" } else if s.active { "active" } else { "expired" };
+        println!(
+            "{:>4} {:<8} {:<32} {:<20} {:>7} {:<16} {:<12} {}",
+            s.id,
+            state,
+            s.rule_id,
+            s.image,
+            s.hidden,
+            time(s.created_ms),
+            s.created_by,
+            s.expression
+        );
+    }
+    Ok(())
+}
+
+pub fn rules_check(file: &Path) -> Result<()> {
+    let n = count_file_rules(file)?;
+    let rules = load_rules(&[file.to_path_buf()])?;
+    println!(
+        "{}: ok, {n} rule(s); {} enabled together with the defaults",
+        file.display(),
+        rules.rules().iter().filter(|r| r.enabled).count()
+    );
+    Ok(())
+}
+
+fn count_file_rules(file: &Path) -> Result<usize> {
+    let origin = file.display().to_string();
+    let text = std::fs::read_to_string(file).with_context(|| format!("{origin}: cannot read"))?;
+    let format = RuleFormat::from_path(&origin).ok_or_else(|| anyhow!("{origin}: unknown extension"))?;
+    let defaults = RuleSet::defaults();
+    Ok(RuleSet::parse_with_macros(&text, format, &origin, defaults.macros())
+        .map_err(|e| anyhow!("{e}"))?
+        .len())
+}
+
+pub fn rules_list(rules: &RuleSet, json: bool) -> Result<()> {
+    if json {
+        let v: Vec<serde_json::Value> = rules
+            .rules()
+            .iter()
+            .map(|r| {
+                serde_json::json!({
+                    "id": r.id, "description": r.description, "expression": r.expression.source(),
+                    "severity": r.severity.as_str(), "mitre": r.mitre, "tags": r.tags, "enabled": r.enabled,
+                })
+            })
+            .collect();
+        return print_json(&v);
+    }
+    for r in rules.rules() {
+        println!(
+            "{:<40} {:<8} {:<10} {}{}",
+            r.id,
+            r.severity.as_str(),
+            r.mitre.as_deref().unwrap_or("-"),
+            r.description,
+            if r.enabled { "" } else { " (disabled)" }
+        );
+    }
+    Ok(())
+}
+
+pub fn snapshots_export(store: &Store, file: &Path) -> Result<()> {
+    let n = if is_parquet(file) { store.export_parquet(file)? } else { store.export_json(file)? };
+    println!("exported {n} snapshot(s) to {}", file.display());
+    Ok(())
+}
+
+pub fn snapshots_import(store: &mut Store, file: &Path) -> Result<()> {
+    let settings = store.settings.lifecycle;
+    let n = if is_parquet(file) {
+        store.import_parquet(file, &settings)?
+    } else {
+        store.import_json(file, &settings)?
+    };
+    println!("imported {n} snapshot(s) from {}", file.display());
+    Ok(())
+}
+
+fn is_parquet(f: &Path) -> bool {
+    f.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+}

@@ -1,0 +1,333 @@
+//! The engine behind the screens, without UI: one writer thread owns the read-write store
+//! connection and applies every write (snapshots, detection on events, the person's
+//! suppressions) in order; feeders (the demo replayer, live capture) send it commands. The
+//! UI reads through its own connection and learns of changes from a generation counter.
+
+use model::rule::RuleSet;
+use model::snapshot::Snapshot;
+use model::Event;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+use store::detect::{DetectStats, Detector};
+use store::{Store, SuppressionRow};
+
+/// A reply channel for a person's write.
+pub type Reply<T> = Sender<Result<T, String>>;
+
+/// Writes, applied in order by the writer thread.
+pub enum WriteCmd {
+    Snapshots(Vec<Snapshot>),
+    Event(Box<Event>),
+    /// Simulated or real time moved on: time-based Learning -> Stable.
+    Clock(i64),
+    Suppress {
+        signal_id: i64,
+        by: String,
+        reason: String,
+        expires_ms: Option<i64>,
+        reply: Reply<SuppressionRow>,
+    },
+    Unsuppress {
+        id: i64,
+        reply: Reply<SuppressionRow>,
+    },
+    Reject {
+        id: i64,
+        reply: Reply<()>,
+    },
+    /// Replay or capture finished.
+    FeedDone,
+}
+
+/// What the engine is doing, for the status line.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EngineStatus {
+    /// The clock the data runs on (simulated in demo mode).
+    pub now_ms: i64,
+    pub items_done: u64,
+    pub items_total: u64,
+    pub feed_done: bool,
+    pub snapshots: u64,
+    pub detect: DetectStats,
+    pub error: Option<String>,
+}
+
+/// Handle to the writer thread.
+pub struct Engine {
+    tx: SyncSender<WriteCmd>,
+    generation: Arc<AtomicU64>,
+    status: Arc<Mutex<EngineStatus>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Start the writer thread; it owns `store`.
+    pub fn start(mut store: Store, rules: RuleSet) -> Engine {
+        let (tx, rx) = sync_channel::<WriteCmd>(1024);
+        let generation = Arc::new(AtomicU64::new(0));
+        let status = Arc::new(Mutex::new(EngineStatus::default()));
+        let (g, st) = (generation.clone(), status.clone());
+        let handle = std::thread::Builder::new()
+            .name("wsprof-writer".into())
+            .spawn(move || {
+                let mut detector = Detector::new(rules);
+                writer_loop(&mut store, &mut detector, rx, &g, &st);
+                if let Err(e) = store.checkpoint() {
+                    tracing::warn!("checkpoint at exit: {e}");
+                }
+            })
+            .expect("spawn writer thread");
+        Engine {
+            tx,
+            generation,
+            status,
+            handle: Some(handle),
+        }
+    }
+
+    pub fn sender(&self) -> SyncSender<WriteCmd> {
+        self.tx.clone()
+    }
+
+    /// Bumped after every applied write.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn status(&self) -> EngineStatus {
+        self.status.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    pub fn status_handle(&self) -> Arc<Mutex<EngineStatus>> {
+        self.status.clone()
+    }
+
+    /// Send a write that expects a reply and wait for it.
+    pub fn call<T>(&self, make: impl FnOnce(Reply<T>) -> WriteCmd) -> Result<T, String> {
+        let (reply, rx) = channel();
+        self.tx
+            .send(make(reply))
+            .map_err(|_| "the writer has stopped".to_string())?;
+        rx.recv_timeout(Duration::from_secs(30))
+            .map_err(|_| "the writer did not answer".to_string())?
+    }
+
+    /// Stop the writer after everything queued is applied.
+    pub fn shutdown(mut self) -> EngineStatus {
+        self.join()
+    }
+
+    fn join(&mut self) -> EngineStatus {
+        let (tx, _) = sync_channel(1);
+        drop(std::mem::replace(&mut self.tx, tx));
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+        self.status()
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.join();
+    }
+}
+
+fn writer_loop(
+    store: &mut Store,
+    detector: &mut Detector,
+    rx: Receiver<WriteCmd>,
+    generation: &AtomicU64,
+    status: &Mutex<EngineStatus>,
+) {
+    let settings = store.settings;
+    let set_error = |e: String| {
+        tracing::error!("{e}");
+        if let Ok(mut s) = status.lock() {
+            s.error = Some(e);
+        }
+    };
+    while let Ok(cmd) = rx.recv() {
+        match cmd {
+            WriteCmd::Snapshots(snaps) => {
+                let n = snaps.len() as u64;
+                match store.ingest_snapshots(&snaps, &settings.lifecycle) {
+                    Ok(outcomes) => {
+                        for s in &snaps {
+                            detector.profile_changed(&s.container.image, &s.container.version);
+                        }
+                        for o in outcomes.iter().filter(|o| o.became_stable) {
+                            tracing::info!(profile = %o.profile, "profile became Stable");
+                        }
+                        if let Ok(mut st) = status.lock() {
+                            st.snapshots += n;
+                            st.items_done += n;
+                            if let Some(last) = snaps.iter().map(|s| s.ended_ms).max() {
+                                st.now_ms = st.now_ms.max(last);
+                            }
+                        }
+                    }
+                    Err(e) => set_error(format!("ingest: {e}")),
+                }
+            }
+            WriteCmd::Event(ev) => {
+                match detector.on_event(store, &ev, ev.ts_ms) {
+                    Ok(_) => {}
+                    Err(e) => set_error(format!("detection: {e}")),
+                }
+                if let Ok(mut st) = status.lock() {
+                    st.items_done += 1;
+                    st.now_ms = st.now_ms.max(ev.ts_ms);
+                    st.detect = detector.stats;
+                }
+            }
+            WriteCmd::Clock(now) => {
+                match store.refresh_statuses(now, &settings.lifecycle) {
+                    Ok(0) => {}
+                    Ok(n) => {
+                        tracing::info!(n, "profiles became Stable by time");
+                        // cached Learning profiles may now be Stable
+                        detector.forget_profiles();
+                    }
+                    Err(e) => set_error(format!("lifecycle: {e}")),
+                }
+                if let Ok(mut st) = status.lock() {
+                    st.now_ms = st.now_ms.max(now);
+                }
+            }
+            WriteCmd::Suppress {
+                signal_id,
+                by,
+                reason,
+                expires_ms,
+                reply,
+            } => {
+                let now = status.lock().map(|s| s.now_ms).unwrap_or(0).max(store::now_ms());
+                let r = store.suppress(signal_id, &by, &reason, expires_ms, now);
+                let _ = reply.send(r.map_err(|e| e.to_string()));
+            }
+            WriteCmd::Unsuppress { id, reply } => {
+                let r = store.unsuppress(id, store::now_ms());
+                let _ = reply.send(r.map_err(|e| e.to_string()));
+            }
+            WriteCmd::Reject { id, reply } => {
+                let _ = reply.send(store.reject_signal(id).map_err(|e| e.to_string()));
+            }
+            WriteCmd::FeedDone => {
+                if let Ok(mut st) = status.lock() {
+                    st.feed_done = true;
+                }
+                if let Err(e) = store.checkpoint() {
+                    tracing::warn!("checkpoint: {e}");
+                }
+            }
+        }
+        generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// How fast the demo replays: simulated ms per real ms, or as fast as possible.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Speed {
+    Factor(f64),
+    Max,
+}
+
+impl std::str::FromStr for Speed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Speed, String> {
+        if s == "max" {
+            return Ok(Speed::Max);
+        }
+        match s.parse::<f64>() {
+            Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
+            _ => Err(format!("`{s}` is not a speed: give a positive number (e.g. 600) or `max`")),
+        }
+    }
+}
+
+/// Replay a demo bundle into the engine on a clock. Returns the feeder thread.
+pub fn spawn_demo(
+    bundle: Arc<demo_data::Bundle>,
+    speed: Speed,
+    tx: SyncSender<WriteCmd>,
+    status: Arc<Mutex<EngineStatus>>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<()> {
+    std::thread::Builder::new()
+        .name("wsprof-demo".into())
+        .spawn(move || {
+            let timeline = bundle.timeline();
+            if let Ok(mut st) = status.lock() {
+                st.items_total = timeline.len() as u64;
+                st.now_ms = bundle.span_ms().0;
+            }
+            let start_sim = bundle.span_ms().0;
+            let start = Instant::now();
+            let mut batch: Vec<Snapshot> = Vec::new();
+            let mut last_clock = start_sim;
+            let batch_max = if speed == Speed::Max { 500 } else { 1 };
+            for item in timeline {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let t = item_time(&item);
+                if let Speed::Factor(f) = speed {
+                    let due = Duration::from_secs_f64(((t - start_sim).max(0) as f64 / f) / 1000.0);
+                    let elapsed = start.elapsed();
+                    if due > elapsed {
+                        // sleep in slices so a stop is noticed
+                        let mut left = due - elapsed;
+                        while left > Duration::ZERO && !stop.load(Ordering::Relaxed) {
+                            let step = left.min(Duration::from_millis(50));
+                            std::thread::sleep(step);
+                            left = left.saturating_sub(step);
+                        }
+                    }
+                }
+                let sent = match item {
+                    demo_data::TimelineItem::Snapshot(s) => {
+                        batch.push(s.clone());
+                        if batch.len() >= batch_max {
+                            tx.send(WriteCmd::Snapshots(std::mem::take(&mut batch)))
+                        } else {
+                            Ok(())
+                        }
+                    }
+                    demo_data::TimelineItem::Event(e) => {
+                        let flushed = if batch.is_empty() {
+                            Ok(())
+                        } else {
+                            tx.send(WriteCmd::Snapshots(std::mem::take(&mut batch)))
+                        };
+                        flushed.and_then(|_| tx.send(WriteCmd::Event(Box::new(e.clone()))))
+                    }
+                };
+                if sent.is_err() {
+                    return;
+                }
+                if t - last_clock >= 3_600_000 {
+                    last_clock = t;
+                    if tx.send(WriteCmd::Clock(t)).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !batch.is_empty() {
+                let _ = tx.send(WriteCmd::Snapshots(batch));
+            }
+            let _ = tx.send(WriteCmd::Clock(bundle.span_ms().1));
+            let _ = tx.send(WriteCmd::FeedDone);
+        })
+        .expect("spawn demo thread")
+}
+
+fn item_time(item: &demo_data::TimelineItem<'_>) -> i64 {
+    match item {
+        demo_data::TimelineItem::Snapshot(s) => s.ended_ms,
+        demo_data::TimelineItem::Event(e) => e.ts_ms,
+    }
+}

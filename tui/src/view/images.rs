@@ -1,0 +1,111 @@
+//! Images screen: profiles grouped by image name, one row per version.
+
+use super::text::{opt_time, percent};
+use super::{commonality_style, scroll_offset, selected_style};
+use crate::app::App;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::Frame;
+
+pub fn list_rows(body: Rect) -> Rect {
+    Rect {
+        x: body.x + 1,
+        y: body.y + 2,
+        width: body.width.saturating_sub(2),
+        height: body.height.saturating_sub(3),
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let visible = app.visible_images();
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " Images: {} profiles of {} images ",
+        app.images.len(),
+        {
+            let mut names: Vec<&str> = app.images.iter().map(|p| p.image.as_str()).collect();
+            names.dedup();
+            names.len()
+        }
+    ));
+    if visible.is_empty() {
+        let msg = if app.images.is_empty() {
+            "No profiles yet. Snapshots appear here as they are merged."
+        } else {
+            "Nothing matches the search."
+        };
+        f.render_widget(Paragraph::new(msg).block(block), area);
+        return;
+    }
+    let rows_area = list_rows(area);
+    let offset = scroll_offset(app.image_sel, rows_area.height as usize);
+    let mut prev_image: Option<&str> = None;
+    let rows: Vec<Row> = visible
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(rows_area.height as usize)
+        .map(|(pos, &i)| {
+            let p = &app.images[i];
+            let first_of_group = prev_image != Some(p.image.as_str()) || pos == offset;
+            prev_image = Some(p.image.as_str());
+            let status_style = if p.status == "stable" {
+                Style::default().fg(Color::Green)
+            } else {
+                Style::default().fg(Color::Yellow)
+            };
+            let row = Row::new(vec![
+                Cell::from(if first_of_group { p.image.clone() } else { String::new() })
+                    .style(Style::default().add_modifier(Modifier::BOLD)),
+                Cell::from(p.version.clone()),
+                Cell::from(format!("{:>5}", p.snapshots)),
+                Cell::from(p.status.clone()).style(status_style),
+                Cell::from(percent(p.commonality)).style(commonality_style(p.commonality)),
+                Cell::from(format!("{:>5}", p.containers)),
+                Cell::from(format!("{:>5}", p.open_signals)),
+                Cell::from(opt_time(p.last_updated_ms)),
+            ]);
+            if pos == app.image_sel {
+                row.style(selected_style())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Fill(1),
+            Constraint::Length(10),
+            Constraint::Length(9),
+            Constraint::Length(9),
+            Constraint::Length(11),
+            Constraint::Length(10),
+            Constraint::Length(8),
+            Constraint::Length(17),
+        ],
+    )
+    .header(
+        Row::new(vec!["IMAGE", "VERSION", "SNAPSHOTS", "STATUS", "COMMONALITY", "CONTAINERS", "SIGNALS", "LAST UPDATED"])
+            .style(Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan)),
+    )
+    .block(block);
+    f.render_widget(table, area);
+    if let Some(p) = app.selected_image() {
+        let hint = Line::from(vec![Span::styled(
+            format!(
+                " {}:{} - {} nodes, {} snapshots kept after Stable ",
+                p.image, p.version, p.nodes, p.unmerged_snapshots
+            ),
+            Style::default().fg(Color::DarkGray),
+        )]);
+        let r = Rect {
+            x: area.x + 1,
+            y: area.y + area.height.saturating_sub(1),
+            width: area.width.saturating_sub(2),
+            height: 1,
+        };
+        f.render_widget(Paragraph::new(hint), r);
+    }
+}

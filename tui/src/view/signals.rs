@@ -1,0 +1,209 @@
+//! Signal queue: newest first, filters, and for the selected signal its profile context and
+//! suppression suggestion with a preview of what accepting would hide.
+
+use super::text::{cut, percent, time};
+use super::{commonality_style, scroll_offset, selected_style, severity_style};
+use crate::action::Action;
+use crate::app::App;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+fn split(body: Rect) -> [Rect; 2] {
+    Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)]).areas(body)
+}
+
+pub fn list_rows(body: Rect) -> Rect {
+    let [list, _] = split(body);
+    Rect {
+        x: list.x + 1,
+        y: list.y + 2,
+        width: list.width.saturating_sub(2),
+        height: list.height.saturating_sub(3),
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let [list, detail] = split(area);
+    let visible = app.visible_signals();
+    let mut filters = Vec::new();
+    if let Some(s) = &app.filter.status {
+        filters.push(format!("status={s}"));
+    }
+    if let Some(i) = &app.filter.image {
+        filters.push(format!("image={i}"));
+    }
+    if let Some(r) = &app.filter.rule {
+        filters.push(format!("rule={r}"));
+    }
+    let title = if filters.is_empty() {
+        format!(" Signal queue ({}) ", visible.len())
+    } else {
+        format!(" Signal queue ({}) [{}] ", visible.len(), filters.join(" "))
+    };
+    let block = Block::default().borders(Borders::ALL).title(title);
+    if visible.is_empty() {
+        let msg = if app.signals.is_empty() { "No signals yet." } else { "Nothing matches." };
+        f.render_widget(Paragraph::new(msg).block(block), list);
+    } else {
+        let rows_area = list_rows(area);
+        let offset = scroll_offset(app.signal_sel, rows_area.height as usize);
+        let rows: Vec<Row> = visible
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(rows_area.height as usize)
+            .map(|(pos, &i)| {
+                let s = &app.signals[i];
+                let mark = match (s.status.as_str(), s.suggestion.is_some()) {
+                    ("suppressed", _) => Span::styled("S", Style::default().fg(Color::DarkGray)),
+                    ("rejected", _) => Span::styled("X", Style::default().fg(Color::Red)),
+                    (_, true) => Span::styled("✓", Style::default().fg(Color::Green)),
+                    _ => Span::raw(" "),
+                };
+                let count = if s.count > 1 { format!("×{}", s.count) } else { String::new() };
+                let row = Row::new(vec![
+                    Cell::from(time(s.ts_ms)[8..].to_string()),
+                    Cell::from(Span::styled(cut(&s.severity, 4).replace('…', ""), severity_style(&s.severity))),
+                    Cell::from(mark),
+                    Cell::from(s.rule_id.clone()),
+                    Cell::from(format!("{}:{}", s.image, s.version)),
+                    Cell::from(model::event::base_name(&s.process.exec_path).to_string()),
+                    Cell::from(count),
+                ]);
+                if pos == app.signal_sel {
+                    row.style(selected_style())
+                } else if s.status != "open" {
+                    row.style(Style::default().fg(Color::DarkGray))
+                } else {
+                    row
+                }
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(8),
+                Constraint::Length(4),
+                Constraint::Length(1),
+                Constraint::Fill(3),
+                Constraint::Fill(2),
+                Constraint::Length(10),
+                Constraint::Length(5),
+            ],
+        )
+        .header(
+            Row::new(vec!["DAY TIME", "SEV", "", "RULE", "IMAGE", "PROCESS", "COUNT"])
+                .style(Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan)),
+        )
+        .block(block);
+        f.render_widget(table, list);
+    }
+    draw_detail(f, app, detail);
+}
+
+fn label(s: &str) -> Span<'static> {
+    Span::styled(format!("{s:<10}"), Style::default().fg(Color::Cyan))
+}
+
+fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
+    let Some(s) = app.selected_signal() else {
+        f.render_widget(Block::default().borders(Borders::ALL).title(" Signal "), area);
+        return;
+    };
+    let mut lines = vec![
+        Line::from(vec![
+            Span::styled(format!("#{} ", s.id), Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(s.rule_id.clone(), Style::default().add_modifier(Modifier::BOLD)),
+            Span::raw("  "),
+            Span::styled(s.severity.clone(), severity_style(&s.severity)),
+        ]),
+        Line::from(vec![
+            label("status"),
+            Span::raw(format!("{} ({}, last {})", s.status, plural(s.count as u64, "match"), time(s.last_ts_ms))),
+        ]),
+    ];
+    if !s.mitre.is_empty() {
+        lines.push(Line::from(vec![label("mitre"), Span::raw(s.mitre.clone())]));
+    }
+    lines.push(Line::from(vec![label("image"), Span::raw(format!("{}:{}", s.image, s.version))]));
+    lines.push(Line::from(vec![label("container"), Span::raw(s.container_id[..s.container_id.len().min(12)].to_string())]));
+    lines.push(Line::from(vec![label("event"), Span::raw(s.summary.clone())]));
+    let mut lineage = s.process.ancestors.clone();
+    lineage.reverse();
+    lineage.push(s.process.exec_path.clone());
+    lines.push(Line::from(vec![label("process"), Span::raw(lineage.join(" > "))]));
+    if !s.process.args.is_empty() {
+        lines.push(Line::from(vec![label("argv"), Span::raw(cut(&s.process.args.join(" "), 160))]));
+    }
+    if !s.reason.is_empty() {
+        lines.push(Line::from(vec![label("why"), Span::raw(s.reason.clone())]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::from(Span::styled("Profile context", Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD))));
+    match (&s.suggestion, s.status.as_str()) {
+        (Some(sug), status) => {
+            lines.push(Line::from(vec![
+                Span::styled("✓ ", Style::default().fg(Color::Green)),
+                Span::styled(sug.text(), commonality_style(sug.commonality())),
+            ]));
+            lines.push(Line::raw(format!("  node: {}", cut(&model::NodeKey(sug.node.0.clone()).last().1, 60))));
+            if status == "open" {
+                let keys = app.keymap.keys_for(Action::Accept);
+                let preview = match app.preview {
+                    Some((n, m)) => format!(
+                        "hides now: {} ({}), and all future matches",
+                        plural(n as u64, "signal"),
+                        plural(m, "match")
+                    ),
+                    None => "accepting hides this signal and future matches".to_string(),
+                };
+                lines.push(Line::from(Span::styled(
+                    format!("Suggestion: suppress {} for this image and process", s.rule_id),
+                    Style::default().add_modifier(Modifier::BOLD),
+                )));
+                lines.push(Line::raw(format!("  {preview}")));
+                lines.push(Line::from(vec![
+                    Span::raw("  press "),
+                    Span::styled(keys, Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)),
+                    Span::raw(" to accept, "),
+                    Span::styled(app.keymap.keys_for(Action::Reject), Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)),
+                    Span::raw(" to reject"),
+                ]));
+            } else if let Some(id) = s.suppression_id {
+                lines.push(Line::raw(format!("  suppressed by suppression {id}")));
+            }
+        }
+        (None, _) => {
+            lines.push(Line::from(Span::styled(
+                "no suggestion: this behaviour is not common for the image",
+                Style::default().fg(Color::Red),
+            )));
+            let c = app
+                .images
+                .iter()
+                .find(|p| p.image == s.image && p.version == s.version)
+                .map(|p| format!("  profile {} ({} snapshots, {})", p.status, p.snapshots, percent(p.commonality).trim()));
+            if let Some(c) = c {
+                lines.push(Line::raw(c));
+            }
+        }
+    }
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" Signal ")),
+        area,
+    );
+}
+
+/// `1 signal`, `2 signals`, `3 matches`.
+pub fn plural(n: u64, word: &str) -> String {
+    match (n, word.ends_with("ch") || word.ends_with('s')) {
+        (1, _) => format!("1 {word}"),
+        (_, true) => format!("{n} {word}es"),
+        _ => format!("{n} {word}s"),
+    }
+}

@@ -1,0 +1,110 @@
+//! Suppressions screen: every suppression with who, when, why, what it hides; undoable.
+
+use super::text::{cut, opt_time, time};
+use super::{scroll_offset, selected_style};
+use crate::app::App;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::Frame;
+
+fn split(body: Rect) -> [Rect; 2] {
+    Layout::vertical([Constraint::Min(5), Constraint::Length(7)]).areas(body)
+}
+
+pub fn list_rows(body: Rect) -> Rect {
+    let [list, _] = split(body);
+    Rect {
+        x: list.x + 1,
+        y: list.y + 2,
+        width: list.width.saturating_sub(2),
+        height: list.height.saturating_sub(3),
+    }
+}
+
+pub fn draw(f: &mut Frame, app: &App, area: Rect) {
+    let [list, detail] = split(area);
+    let visible = app.visible_suppressions();
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(format!(" Suppressions ({} active, {} in all) ", app.suppressions.iter().filter(|s| s.active).count(), app.suppressions.len()));
+    if visible.is_empty() {
+        let msg = if app.suppressions.is_empty() {
+            "No suppressions. Accept a suggestion in the signal queue to add one."
+        } else {
+            "Nothing matches the search."
+        };
+        f.render_widget(Paragraph::new(msg).block(block), list);
+    } else {
+        let rows_area = list_rows(area);
+        let offset = scroll_offset(app.suppression_sel, rows_area.height as usize);
+        let rows: Vec<Row> = visible
+            .iter()
+            .enumerate()
+            .skip(offset)
+            .take(rows_area.height as usize)
+            .map(|(pos, &i)| {
+                let s = &app.suppressions[i];
+                let state = if s.removed_ms.is_some() {
+                    ("undone", Color::DarkGray)
+                } else if s.active {
+                    ("active", Color::Green)
+                } else {
+                    ("expired", Color::DarkGray)
+                };
+                let row = Row::new(vec![
+                    Cell::from(format!("{:>3}", s.id)),
+                    Cell::from(s.rule_id.clone()),
+                    Cell::from(s.image.clone()),
+                    Cell::from(cut(&s.lineage.join(" > "), 40)),
+                    Cell::from(format!("{:>6}", s.hidden)),
+                    Cell::from(state.0).style(Style::default().fg(state.1)),
+                    Cell::from(format!("{} {}", s.created_by, time(s.created_ms))),
+                ]);
+                if pos == app.suppression_sel {
+                    row.style(selected_style())
+                } else {
+                    row
+                }
+            })
+            .collect();
+        let table = Table::new(
+            rows,
+            [
+                Constraint::Length(4),
+                Constraint::Fill(2),
+                Constraint::Length(16),
+                Constraint::Fill(3),
+                Constraint::Length(7),
+                Constraint::Length(8),
+                Constraint::Length(26),
+            ],
+        )
+        .header(
+            Row::new(vec!["ID", "RULE", "IMAGE", "PROCESS", "HIDDEN", "STATE", "BY / WHEN"])
+                .style(Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan)),
+        )
+        .block(block);
+        f.render_widget(table, list);
+    }
+    let lines = match app.selected_suppression() {
+        Some(s) => vec![
+            Line::from(vec![Span::styled("expression ", Style::default().fg(Color::Cyan)), Span::raw(s.expression.clone())]),
+            Line::from(vec![Span::styled("why        ", Style::default().fg(Color::Cyan)), Span::raw(s.reason.clone())]),
+            Line::from(vec![
+                Span::styled("expires    ", Style::default().fg(Color::Cyan)),
+                Span::raw(opt_time(s.expires_ms)),
+                Span::styled("   undone ", Style::default().fg(Color::Cyan)),
+                Span::raw(opt_time(s.removed_ms)),
+            ]),
+        ],
+        None => vec![],
+    };
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .block(Block::default().borders(Borders::ALL).title(" Selected suppression ")),
+        detail,
+    );
+}

@@ -1,0 +1,327 @@
+//! Every screen rendered with ratatui's TestBackend over a real (in-memory) DuckDB store,
+//! compared with insta snapshots; and the actions a person takes between them.
+
+use model::event::{Access, ContainerRef, Event, EventKind, ProcessInfo};
+use model::profile::LifecycleSettings;
+use model::signal::{NewSignal, SignalKind};
+use model::snapshot::Snapshot;
+use model::tree::ActivityTree;
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::cell::RefCell;
+use store::{Store, SuppressionRow};
+use wsprof_tui::action::Action;
+use wsprof_tui::app::{App, Banner, Screen, Writes};
+use wsprof_tui::keymap::Keymap;
+
+const T0: i64 = 1_795_651_200_000; // 2026-11-26 00:00 UTC
+
+fn container(i: usize, image: &str, version: &str) -> ContainerRef {
+    ContainerRef {
+        id: format!("{:012x}{}", i + 0xabc, "0".repeat(52)),
+        image: image.into(),
+        version: version.into(),
+    }
+}
+
+fn ev(c: &ContainerRef, lineage: &[&str], args: &[&str], kind: EventKind, ts: i64) -> Event {
+    let (last, anc) = lineage.split_last().unwrap();
+    Event {
+        ts_ms: ts,
+        container: c.clone(),
+        process: ProcessInfo {
+            pid: 42,
+            exec_path: last.to_string(),
+            args: args.iter().map(|s| s.to_string()).collect(),
+            ancestors: anc.iter().rev().map(|s| s.to_string()).collect(),
+            ..Default::default()
+        },
+        kind,
+    }
+}
+
+fn nginx_snapshot(i: usize) -> Snapshot {
+    let c = container(i % 3, "nginx", "1.25.3");
+    let ts = T0 + i as i64 * 1_800_000;
+    let nginx = ["/usr/sbin/nginx"];
+    let worker = ["/usr/sbin/nginx", "/usr/sbin/nginx-worker"];
+    let sh = ["/usr/sbin/nginx", "/bin/sh"];
+    let mut t = ActivityTree::default();
+    let open = |p: &str, a| EventKind::Open { path: p.into(), access: a };
+    t.record(&ev(&c, &nginx, &["nginx", "-g", "daemon off;"], EventKind::Exec, ts));
+    t.record(&ev(&c, &nginx, &[], open("/etc/nginx/nginx.conf", Access::READ), ts));
+    t.record(&ev(&c, &worker, &["nginx: worker"], open("/var/log/nginx/access.log", Access::WRITE), ts));
+    t.record(&ev(
+        &c,
+        &worker,
+        &[],
+        EventKind::Bind {
+            family: "tcp".into(),
+            addr: "0.0.0.0".into(),
+            port: 80,
+        },
+        ts,
+    ));
+    if i % 4 != 3 {
+        t.record(&ev(&c, &sh, &["sh", "-c", "curl -fs localhost/healthz"], EventKind::Exec, ts));
+        t.record(&ev(
+            &c,
+            &["/usr/sbin/nginx", "/bin/sh", "/usr/bin/curl"],
+            &["curl", "-fs", "localhost/healthz"],
+            EventKind::Connect {
+                family: "tcp".into(),
+                addr: "127.0.0.1".into(),
+                port: 80,
+            },
+            ts,
+        ));
+    }
+    if i % 10 == 0 {
+        t.record(&ev(
+            &c,
+            &worker,
+            &[],
+            EventKind::Dns {
+                name: "ocsp.example.org".into(),
+                qtype: "A".into(),
+            },
+            ts,
+        ));
+    }
+    Snapshot {
+        id: format!("snap-nginx-{i:03}"),
+        container: c,
+        host: "node-1".into(),
+        started_ms: ts - 1_800_000,
+        ended_ms: ts,
+        tree: t,
+    }
+}
+
+fn redis_snapshot(i: usize, version: &str) -> Snapshot {
+    let c = container(10 + i % 2, "redis", version);
+    let ts = T0 + i as i64 * 1_800_000;
+    let mut t = ActivityTree::default();
+    t.record(&ev(
+        &c,
+        &["/usr/local/bin/redis-server"],
+        &["redis-server", "--requirepass=hunter2"],
+        EventKind::Open {
+            path: "/data/dump.rdb".into(),
+            access: Access::WRITE.union(Access::CREATE),
+        },
+        ts,
+    ));
+    Snapshot {
+        id: format!("snap-redis-{version}-{i:03}"),
+        container: c,
+        host: "node-2".into(),
+        started_ms: ts - 1_800_000,
+        ended_ms: ts,
+        tree: t,
+    }
+}
+
+/// A store with three profiles (one Stable) and three signals: a common one with a
+/// suggestion, a rare one without, and an anomaly.
+fn fixture() -> Store {
+    let mut s = Store::open_in_memory().unwrap();
+    let settings = LifecycleSettings {
+        stable_after_snapshots: 20,
+        stable_after_ms: i64::MAX,
+    };
+    let mut snaps: Vec<Snapshot> = (0..24).map(nginx_snapshot).collect();
+    snaps.extend((0..5).map(|i| redis_snapshot(i, "7.0.15")));
+    snaps.extend((0..2).map(|i| redis_snapshot(i, "7.2.4")));
+    s.ingest_snapshots(&snaps, &settings).unwrap();
+    let c = container(1, "nginx", "1.25.3");
+    let shell = ev(
+        &c,
+        &["/usr/sbin/nginx", "/bin/sh"],
+        &["sh", "-c", "curl -fs localhost/healthz"],
+        EventKind::Exec,
+        T0 + 50_000_000,
+    );
+    s.add_signal(
+        &NewSignal::from_event(&shell, SignalKind::Rule, "shell-spawned-by-web-server", "high", "T1059.004", "A shell was started by a web server".into()),
+        T0,
+    )
+    .unwrap();
+    let bash = ev(
+        &c,
+        &["/usr/sbin/nginx", "/bin/bash"],
+        &["bash", "-i"],
+        EventKind::Exec,
+        T0 + 51_000_000,
+    );
+    s.add_signal(
+        &NewSignal::from_event(&bash, SignalKind::Rule, "shell-spawned-by-web-server", "high", "T1059.004", "A shell was started by a web server".into()),
+        T0,
+    )
+    .unwrap();
+    let profile = s.profile("nginx", "1.25.3").unwrap().unwrap();
+    let reason = model::signal::anomaly(&bash, &profile).unwrap();
+    s.add_signal(&NewSignal::from_event(&bash, SignalKind::Anomaly, "profile-anomaly", "medium", "", reason), T0)
+        .unwrap();
+    s
+}
+
+struct StoreWrites(RefCell<Store>);
+
+impl Writes for StoreWrites {
+    fn suppress(&self, signal_id: i64, reason: &str) -> Result<SuppressionRow, String> {
+        self.0
+            .borrow_mut()
+            .suppress(signal_id, "alice", reason, None, T0 + 60_000_000)
+            .map_err(|e| e.to_string())
+    }
+    fn unsuppress(&self, id: i64) -> Result<SuppressionRow, String> {
+        self.0.borrow_mut().unsuppress(id, T0 + 70_000_000).map_err(|e| e.to_string())
+    }
+    fn reject(&self, signal_id: i64) -> Result<(), String> {
+        self.0.borrow_mut().reject_signal(signal_id).map_err(|e| e.to_string())
+    }
+}
+
+struct Harness {
+    store: Store,
+    writes: StoreWrites,
+    app: App,
+    term: Terminal<TestBackend>,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        let store = fixture();
+        let writes = StoreWrites(RefCell::new(store.reader().unwrap()));
+        let mut app = App::new(Keymap::builtin());
+        app.banner = Banner {
+            mode: "DEMO x1000".into(),
+            clock: "sim 2026-11-26 14:00".into(),
+            progress: "replayed 31/31".into(),
+        };
+        app.refresh(&store).unwrap();
+        Harness {
+            store,
+            writes,
+            app,
+            term: Terminal::new(TestBackend::new(110, 32)).unwrap(),
+        }
+    }
+
+    fn act(&mut self, actions: &[Action]) {
+        for a in actions {
+            self.app.apply(*a, &self.store, &self.writes);
+        }
+    }
+
+    fn screen(&mut self) -> String {
+        self.term.draw(|f| wsprof_tui::view::draw(f, &self.app)).unwrap();
+        let buf = self.term.backend().buffer().clone();
+        let mut out = String::new();
+        for y in 0..buf.area.height {
+            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+#[test]
+fn images_screen() {
+    let mut h = Harness::new();
+    let s = h.screen();
+    assert!(s.contains("nginx") && s.contains("stable") && s.contains("learning"), "{s}");
+    insta::assert_snapshot!("images", s);
+}
+
+#[test]
+fn profile_screen_tree_side_panel_and_snapshots() {
+    let mut h = Harness::new();
+    h.act(&[Action::Open]);
+    assert_eq!(h.app.screen, Screen::Profile);
+    h.act(&[Action::Down]);
+    let s = h.screen();
+    assert!(s.contains("of 20 snapshots"), "{s}");
+    insta::assert_snapshot!("profile", s);
+    // collapse the root: only it remains
+    h.act(&[Action::Top, Action::Toggle]);
+    assert_eq!(h.app.profile.as_ref().unwrap().tree.rows().len(), 1);
+}
+
+#[test]
+fn profile_search_expands_ancestors_of_matches() {
+    let mut h = Harness::new();
+    h.act(&[Action::Open, Action::CollapseAll, Action::Search]);
+    for c in "ocsp".chars() {
+        h.app.search_input(&crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c)));
+    }
+    let s = h.screen();
+    assert!(s.contains("nginx-worker") && !s.contains("/usr/bin/curl"), "{s}");
+    insta::assert_snapshot!("profile_search", s);
+}
+
+#[test]
+fn signal_queue_with_suggestion_and_preview() {
+    let mut h = Harness::new();
+    h.act(&[Action::Signals]);
+    // newest first: the anomaly, the rare shell, the common shell
+    let first = h.app.selected_signal().unwrap();
+    assert_eq!(first.rule_id, "profile-anomaly");
+    h.act(&[Action::Down, Action::Down]);
+    h.app.refresh(&h.store).unwrap();
+    let sel = h.app.selected_signal().unwrap();
+    assert!(sel.suggestion.is_some(), "the healthcheck shell is known behaviour");
+    let s = h.screen();
+    assert!(s.contains("known behaviour: 18 of 20 snapshots"), "{s}");
+    assert!(s.contains("hides now: 1 signal (1 match)"), "{s}");
+    insta::assert_snapshot!("signals", s);
+}
+
+#[test]
+fn accept_suppresses_and_undo_reopens() {
+    let mut h = Harness::new();
+    h.act(&[Action::Signals, Action::Down]);
+    // the rare shell has no suggestion: accept refuses
+    h.act(&[Action::Accept]);
+    assert!(h.app.message.contains("no suggestion"), "{}", h.app.message);
+    h.act(&[Action::Down, Action::Accept]);
+    assert!(h.app.message.starts_with("suppression 1 added"), "{}", h.app.message);
+    let s = h.store.signals(&store::SignalFilter::default()).unwrap();
+    assert_eq!(s.iter().filter(|x| x.status == "suppressed").count(), 1);
+    h.act(&[Action::Suppressions]);
+    let screen = h.screen();
+    assert!(screen.contains("active") && screen.contains("alice"), "{screen}");
+    insta::assert_snapshot!("suppressions", screen);
+    h.act(&[Action::Undo]);
+    assert!(h.app.message.contains("undone"), "{}", h.app.message);
+    assert!(h.store.signals(&store::SignalFilter::default()).unwrap().iter().all(|x| x.status == "open"));
+}
+
+#[test]
+fn help_overlay_comes_from_the_keymap() {
+    let mut h = Harness::new();
+    h.act(&[Action::Help]);
+    let s = h.screen();
+    for b in h.app.keymap.help_lines() {
+        if h.app.keymap.help_lines().iter().position(|x| x == &b).unwrap() < 20 {
+            assert!(s.contains(&b.1), "help lacks {:?}\n{s}", b);
+        }
+    }
+    insta::assert_snapshot!("help", s);
+}
+
+#[test]
+fn filters_and_view_profile_from_signal() {
+    let mut h = Harness::new();
+    h.act(&[Action::Signals, Action::FilterRule]);
+    assert_eq!(h.app.visible_signals().len(), 1);
+    h.act(&[Action::ClearFilters, Action::FilterStatus]);
+    assert_eq!(h.app.filter.status.as_deref(), Some("open"));
+    h.act(&[Action::Top, Action::ViewProfile]);
+    assert_eq!(h.app.screen, Screen::Profile);
+    assert_eq!(h.app.profile.as_ref().unwrap().summary.image, "nginx");
+    h.act(&[Action::Back]);
+    assert_eq!(h.app.screen, Screen::Signals);
+}

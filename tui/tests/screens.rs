@@ -274,7 +274,7 @@ fn signal_queue_with_suggestion_and_preview() {
     let sel = h.app.selected_signal().unwrap();
     assert!(sel.suggestion.is_some(), "the healthcheck shell is known behaviour");
     let s = h.screen();
-    assert!(s.contains("known behaviour: 18 of 20 snapshots"), "{s}");
+    assert!(s.contains("known behaviour: 15 of 20 snapshots"), "{s}");
     assert!(s.contains("hides now: 1 signal (1 match)"), "{s}");
     insta::assert_snapshot!("signals", s);
 }

@@ -283,3 +283,20 @@ fn example_user_rules_load_and_extend_defaults() {
         );
     }
 }
+
+#[test]
+fn kind_index_agrees_with_evaluating_every_rule() {
+    let set = RuleSet::defaults();
+    for c in cases() {
+        for ev in c.fire.iter().chain(&c.miss).map(CaseEvent::to_event) {
+            let indexed: Vec<&str> = set.matching(&ev).map(|r| r.id.as_str()).collect();
+            let brute: Vec<&str> = set
+                .rules()
+                .iter()
+                .filter(|r| r.enabled && r.expression.expr().matches(&ev))
+                .map(|r| r.id.as_str())
+                .collect();
+            assert_eq!(indexed, brute, "{}", ev.summary());
+        }
+    }
+}

@@ -19,7 +19,7 @@
 
 use super::error::{ParseError, RuleFileError};
 use super::expr::{Expr, Scalar};
-use super::field::KindSet;
+use super::field::{kind_index, KindSet, KIND_NAMES};
 use super::macros::{Macros, RawMacro};
 use super::parser::parse_with;
 use crate::event::Event;
@@ -160,6 +160,8 @@ impl RuleFormat {
 pub struct RuleSet {
     rules: Vec<Rule>,
     macros: Macros,
+    /// For each event kind (in [`KIND_NAMES`] order), the rules that can match it.
+    by_kind: Vec<Vec<usize>>,
 }
 
 #[derive(Deserialize)]
@@ -351,7 +353,7 @@ impl RuleSet {
                 origin: origin.to_string(),
             });
         }
-        Ok(RuleSet { rules, macros })
+        Ok(RuleSet::new(rules, macros))
     }
 
     /// The default ruleset shipped with wsprof.
@@ -413,8 +415,7 @@ impl RuleSet {
             }
         }
         rules.extend(incoming.into_iter().flatten());
-        self.rules = rules;
-        self.macros = macros;
+        *self = RuleSet::new(rules, macros);
         Ok(())
     }
 
@@ -449,10 +450,41 @@ impl RuleSet {
         parse_with(text, &self.macros)
     }
 
-    /// The enabled rules `ev` matches, in rule order. Rules whose expression cannot match
-    /// the event's kind are skipped without evaluating them.
-    pub fn matching<'a>(&'a self, ev: &'a Event) -> impl Iterator<Item = &'a Rule> + 'a {
-        self.rules.iter().filter(move |r| r.matches(ev))
+    /// The enabled rules `ev` matches, in rule order. Only the rules whose expression can
+    /// match the event's kind (indexed when the set is built) are evaluated.
+    pub fn matching<'a, 'e>(&'a self, ev: &'e Event) -> impl Iterator<Item = &'a Rule> + 'e
+    where
+        'a: 'e,
+    {
+        let candidates = self
+            .by_kind
+            .get(kind_index(&ev.kind))
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        candidates
+            .iter()
+            .map(|i| &self.rules[*i])
+            .filter(move |r| r.enabled && r.expression.expr().matches(ev))
+    }
+
+    fn new(rules: Vec<Rule>, macros: Macros) -> RuleSet {
+        let by_kind = KIND_NAMES
+            .iter()
+            .map(|name| {
+                let kind = KindSet::of_name(name).expect("known kind");
+                rules
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| !r.expression.kinds().intersection(kind).is_empty())
+                    .map(|(i, _)| i)
+                    .collect()
+            })
+            .collect();
+        RuleSet {
+            rules,
+            macros,
+            by_kind,
+        }
     }
 }
 

@@ -9,6 +9,11 @@ fn main() {
     let opts = capture::CaptureOptions {
         capture_host: host,
         emit_events: true,
+        runtime_sockets: args
+            .iter()
+            .filter(|a| a.ends_with(".sock"))
+            .map(std::path::PathBuf::from)
+            .collect(),
         snapshot_interval: Duration::from_secs(secs.max(1)),
         ..Default::default()
     };

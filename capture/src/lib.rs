@@ -576,6 +576,11 @@ impl Engine {
                 let args = procs::split_nul(&e.argv[..argv_len]);
                 if !path.starts_with('/') {
                     path = convert::absolute(path, h.tgid, -100);
+                } else if path.starts_with("/proc/self/") || path.starts_with("/dev/fd/") {
+                    self.ensure_known(h.tgid);
+                    if let Some(p) = self.self_exec_path(h.tgid, h.cgroup_id, &args) {
+                        path = p;
+                    }
                 }
                 self.ensure_known(h.tgid);
                 self.procs.on_exec(h.tgid, h.cgroup_id, path, args, h.uid, h.gid);
@@ -593,6 +598,7 @@ impl Engine {
         };
         self.ensure_known(h.tgid);
         let Some(process) = self.procs.info(h.tgid, h.cgroup_id) else {
+            tracing::trace!(pid = h.tgid, cgroup = h.cgroup_id, entry = ?self.procs.get(h.tgid), ?kind, "runtime glue event dropped");
             self.stats.ignored_glue += 1;
             return Vec::new();
         };
@@ -620,6 +626,22 @@ impl Engine {
             Admission::Waiting => self.stats.ignored_waiting += 1,
         }
         out
+    }
+
+    /// A workload process re-exec'ing itself (`/proc/self/exe`, as busybox does for its
+    /// applets) is named after its argv[0] next to the caller's executable (`/bin/sh` running
+    /// `cat` -> `/bin/cat`): deterministic, and what the command line meant.
+    fn self_exec_path(&self, pid: u32, cgroup: u64, args: &[String]) -> Option<String> {
+        let caller = self.procs.info(pid, cgroup)?;
+        let argv0 = args.first().map(String::as_str).unwrap_or("");
+        if argv0.starts_with('/') {
+            return Some(argv0.to_string());
+        }
+        if argv0.is_empty() || argv0.contains('/') {
+            return Some(caller.exec_path);
+        }
+        let dir = caller.exec_path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        Some(format!("{dir}/{argv0}"))
     }
 
     /// A process we have no entry for (missed fork, started before seeding): read /proc.

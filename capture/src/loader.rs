@@ -208,12 +208,14 @@ pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureEr
             .try_into()
             .map_err(|e: ProgramError| rejected(prog, e))?;
         p.load().map_err(|e| rejected(prog, e))?;
-        match p.attach(&cg, CgroupAttachMode::AllowMultiple) {
+        // On kernels >= 5.7 aya attaches with a bpf_link, which always coexists with other
+        // programs and refuses BPF_F_ALLOW_MULTI (EINVAL): pass no flags.
+        match p.attach(&cg, CgroupAttachMode::Single) {
             Ok(_) => att.attached.push(format!("cgroup/{prog}")),
             Err(e) => {
                 // Network capture is optional: a kernel without cgroup sock_addr hooks still
                 // captures processes and files.
-                tracing::warn!("cgroup/{prog} not attached: {e}");
+                tracing::warn!("cgroup/{prog} not attached: {e}: {:?}", std::error::Error::source(&e));
                 att.skipped.push(format!("cgroup/{prog}"));
             }
         }

@@ -60,7 +60,15 @@ impl ProcTable {
         gid: u32,
     ) {
         let e = self.procs.entry(pid).or_default();
-        let mut lineage: Vec<String> = if e.lineage_cgroup == cgroup && !e.lineage.is_empty() {
+        let workload = e.lineage_cgroup == cgroup && !e.lineage.is_empty();
+        if !workload && is_runtime_exec(&path) {
+            // The runtime re-exec'ing itself inside the new cgroup (`runc init` from a
+            // memfd): glue, not workload; the workload's tree starts at its next exec.
+            e.lineage = Arc::new(Vec::new());
+            e.lineage_cgroup = cgroup;
+            return;
+        }
+        let mut lineage: Vec<String> = if workload {
             e.lineage.as_ref().clone()
         } else {
             Vec::new()
@@ -96,6 +104,18 @@ impl ProcTable {
     }
 }
 
+/// Is this exec the container runtime re-executing itself (runc/crun `init` through
+/// `/proc/self/exe`, a `/dev/fd/N` or memfd copy, conmon, shims)?
+pub fn is_runtime_exec(path: &str) -> bool {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    path.starts_with("/dev/fd/")
+        || path.starts_with("/proc/self/")
+        || path.starts_with("/memfd:")
+        || (path.starts_with("/proc/") && path.ends_with("/exe"))
+        || matches!(base, "runc" | "crun" | "conmon" | "runc.amd64" | "youki")
+        || base.starts_with("containerd-shim")
+}
+
 /// What /proc says about one process.
 #[derive(Debug, Clone)]
 pub struct ProcSeed {
@@ -106,6 +126,8 @@ pub struct ProcSeed {
     pub exe: String,
     pub args: Vec<String>,
     pub cgroup_path: String,
+    /// The container runtime's own process (`runc init` and friends), not workload.
+    pub glue: bool,
 }
 
 pub fn read_proc(pid: u32) -> Option<ProcSeed> {
@@ -132,6 +154,12 @@ pub fn read_proc(pid: u32) -> Option<ProcSeed> {
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let args = split_nul(&cmdline);
     let cgroup_path = crate::resolve::proc_cgroup_v2_path(pid)?;
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+    let glue = is_runtime_exec(&exe)
+        || exe == "/"
+        || exe.is_empty()
+        || comm.starts_with("runc:")
+        || args.get(1).is_some_and(|a| a == "init") && args[0].ends_with("runc");
     Some(ProcSeed {
         pid,
         ppid,
@@ -140,6 +168,7 @@ pub fn read_proc(pid: u32) -> Option<ProcSeed> {
         exe,
         args,
         cgroup_path,
+        glue,
     })
 }
 
@@ -164,11 +193,11 @@ pub fn seed(
         let Some(cg) = cgroup_id(&s.cgroup_path) else {
             continue;
         };
-        let mut lineage = vec![s.exe.clone()];
+        let mut lineage = if s.glue { Vec::new() } else { vec![s.exe.clone()] };
         let mut cur = s;
         let mut guard = 0;
         while let Some(p) = by_pid.get(&cur.ppid) {
-            if p.cgroup_path != s.cgroup_path || guard > 64 {
+            if p.cgroup_path != s.cgroup_path || p.glue || guard > 64 {
                 break;
             }
             lineage.push(p.exe.clone());
@@ -176,6 +205,19 @@ pub fn seed(
             guard += 1;
         }
         lineage.reverse();
+        if lineage.is_empty() {
+            // Runtime glue: known, but without a workload lineage.
+            table.insert(
+                s.pid,
+                ProcEntry {
+                    lineage_cgroup: cg,
+                    ppid: s.ppid,
+                    ..Default::default()
+                },
+            );
+            n += 1;
+            continue;
+        }
         table.insert(
             s.pid,
             ProcEntry {
@@ -202,6 +244,13 @@ mod tests {
         // runc init: exec'd outside the container (cgroup 1), joins cgroup 7, execs sh.
         t.on_exec(10, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
         assert!(t.info(10, 7).is_none(), "runtime glue has no lineage in the container");
+        // Newer runc: re-exec through a memfd already inside the container cgroup.
+        t.on_exec(10, 7, "/dev/fd/6".into(), vec!["runc".into(), "init".into()], 0, 0);
+        assert!(t.info(10, 7).is_none(), "runc init is glue");
+        // busybox re-exec'ing itself for an applet is workload once the tree has started.
+        t.on_exec(12, 7, "/bin/sh".into(), vec![], 0, 0);
+        t.on_exec(12, 7, "/proc/self/exe".into(), vec!["cat".into()], 0, 0);
+        assert_eq!(t.info(12, 7).unwrap().lineage(), vec!["/bin/sh", "/proc/self/exe"]);
         t.on_exec(10, 7, "/bin/sh".into(), vec!["sh".into()], 0, 0);
         t.on_fork(10, 11);
         let forked = t.info(11, 7).unwrap();
@@ -227,16 +276,19 @@ mod tests {
             exe: exe.into(),
             args: vec![exe.into()],
             cgroup_path: cg.into(),
+            glue: exe.ends_with("runc"),
         };
         let seeds = vec![
             mk(1, 0, "/sbin/init", "/"),
             mk(50, 1, "/usr/bin/conmon", "/libpod_parent/conmon"),
+            mk(60, 50, "/usr/sbin/runc", "/c2"),
             mk(51, 50, "/bin/sh", "/c1"),
             mk(52, 51, "/usr/bin/sleep", "/c1"),
         ];
         let mut t = ProcTable::default();
         let n = seed(&mut t, &seeds, &|p: &str| Some(p.len() as u64));
-        assert_eq!(n, 4);
+        assert_eq!(n, 5);
+        assert!(t.info(60, 4).is_none(), "runc init is glue");
         let sleep = t.info(52, 3).unwrap();
         assert_eq!(sleep.lineage(), vec!["/bin/sh", "/usr/bin/sleep"]);
         assert_eq!(t.info(51, 3).unwrap().lineage(), vec!["/bin/sh"]);

@@ -63,6 +63,8 @@ pub enum ParseErrorKind {
     IntegerOutOfRange(String),
     #[error("expression nests too deeply (more than {0} levels)")]
     TooDeep(usize),
+    #[error("expression has too many `&&`/`||` operators (more than {0})")]
+    TooLong(usize),
 }
 
 impl ParseError {

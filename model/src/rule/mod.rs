@@ -54,7 +54,7 @@ pub use error::{ParseError, ParseErrorKind, RuleFileError, Suggestion};
 pub use expr::{suppression_expr, CompareOp, Expr, Globs, List, Scalar, Test};
 pub use field::{Field, FieldType, KindSet, Value, KIND_NAMES};
 pub use macros::{MacroDef, Macros, RawMacro};
-pub use parser::{parse, parse_with, MAX_DEPTH};
+pub use parser::{parse, parse_with, MAX_DEPTH, MAX_OPERATORS};
 pub use pattern::{Glob, Pattern};
 pub use ruleset::{
     Rule, RuleExpression, RuleFormat, RuleSet, Severity, DEFAULT_RULES_ORIGIN, DEFAULT_RULES_TOML,

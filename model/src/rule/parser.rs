@@ -24,6 +24,9 @@ use std::str::FromStr;
 
 /// Deepest nesting of parentheses and `!` accepted.
 pub const MAX_DEPTH: usize = 100;
+/// Most `&&`/`||` operators accepted in one expression (bounds the tree's depth, which
+/// evaluation and printing recurse through).
+pub const MAX_OPERATORS: usize = 1000;
 
 /// Parses an expression that uses no macros.
 pub fn parse(src: &str) -> Result<Expr, ParseError> {
@@ -39,6 +42,7 @@ pub fn parse_with(src: &str, macros: &Macros) -> Result<Expr, ParseError> {
         peeked,
         macros,
         depth: 0,
+        operators: 0,
     };
     let e = p.expr()?;
     match p.peeked.tok {
@@ -59,6 +63,7 @@ struct Parser<'a> {
     peeked: Token,
     macros: &'a Macros,
     depth: usize,
+    operators: usize,
 }
 
 /// What a field compares with: the element type of its values.
@@ -121,10 +126,20 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// Consumes a `&&` or `||`, counting it against [`MAX_OPERATORS`].
+    fn operator(&mut self) -> Result<(), ParseError> {
+        self.operators += 1;
+        if self.operators > MAX_OPERATORS {
+            return Err(self.error_at(&self.peeked, K::TooLong(MAX_OPERATORS)));
+        }
+        self.advance()?;
+        Ok(())
+    }
+
     fn expr(&mut self) -> Result<Expr, ParseError> {
         let mut e = self.and()?;
         while self.peeked.tok == Tok::OrOr {
-            self.advance()?;
+            self.operator()?;
             e = Expr::or(e, self.and()?);
         }
         Ok(e)
@@ -133,7 +148,7 @@ impl Parser<'_> {
     fn and(&mut self) -> Result<Expr, ParseError> {
         let mut e = self.unary()?;
         while self.peeked.tok == Tok::AndAnd {
-            self.advance()?;
+            self.operator()?;
             e = Expr::and(e, self.unary()?);
         }
         Ok(e)

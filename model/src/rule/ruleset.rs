@@ -247,7 +247,12 @@ impl RuleSet {
                 let file: RawFile<toml::Spanned<String>> = toml::from_str(text).map_err(|e| {
                     syntax(
                         e.span().map(|s| line_of(text, s.start)),
-                        e.message().trim().to_string(),
+                        e.message()
+                            .lines()
+                            .map(str::trim)
+                            .filter(|l| !l.is_empty())
+                            .collect::<Vec<_>>()
+                            .join(": "),
                     )
                 })?;
                 let rules = file.rules.into_iter().map(|r| {

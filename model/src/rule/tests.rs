@@ -284,6 +284,11 @@ fn nesting_is_bounded() {
     assert_eq!(parse(&ok), Ok(Expr::Literal(true)));
     let bangs = format!("{}true", "!".repeat(MAX_DEPTH + 1));
     assert!(parse(&bangs).is_err());
+    let chain = |n: usize| vec!["true"; n + 1].join(" && ");
+    assert!(parse(&chain(MAX_OPERATORS)).is_ok());
+    let e = parse(&chain(MAX_OPERATORS + 1)).unwrap_err();
+    assert_eq!(e.kind, ParseErrorKind::TooLong(MAX_OPERATORS));
+    assert_eq!(e.column, MAX_OPERATORS * 8 + 6);
 }
 
 // --- printer ---------------------------------------------------------------------------

@@ -66,10 +66,7 @@ impl Test {
     fn holds(&self, v: &Value<'_>) -> bool {
         match self {
             Test::Compare(op, rhs) => compare(v, *op, rhs),
-            Test::ListEq { negated, list } => {
-                let items: Vec<String> = list.strings().map(str::to_string).collect();
-                (items.len() == list.items.len() && v.list_eq(&items)) != *negated
-            }
+            Test::ListEq { negated, list } => v.list_eq(&list.items) != *negated,
             Test::In { negated, list } => {
                 let found = match v {
                     Value::Int(i) => list.items.contains(&Scalar::Int(*i)),

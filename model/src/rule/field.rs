@@ -1,6 +1,7 @@
 //! Event fields a rule can name, their types, the event kinds that carry them, and how
 //! their values are read from an [`Event`].
 
+use super::expr::Scalar;
 use crate::event::{base_name, Access, Event, EventKind, NetClass};
 use std::borrow::Cow;
 use std::fmt;
@@ -347,14 +348,18 @@ impl Value<'_> {
         }
     }
 
-    /// Exact, ordered equality of a list value with `items`.
-    pub fn list_eq(&self, items: &[String]) -> bool {
+    /// Exact, ordered equality of a list value with `items` (which must all be strings).
+    pub fn list_eq(&self, items: &[Scalar]) -> bool {
+        fn same<'x>(mut elems: impl ExactSizeIterator<Item = &'x str>, items: &[Scalar]) -> bool {
+            elems.len() == items.len()
+                && items
+                    .iter()
+                    .all(|i| matches!((i, elems.next()), (Scalar::Str(a), Some(b)) if a == b))
+        }
         match self {
-            Value::Paths(l) | Value::Args(l) => *l == items,
-            Value::Names(l) => {
-                l.len() == items.len() && l.iter().zip(items).all(|(a, b)| base_name(a) == b)
-            }
-            Value::Flags(a) => a.names() == items,
+            Value::Paths(l) | Value::Args(l) => same(l.iter().map(String::as_str), items),
+            Value::Names(l) => same(l.iter().map(|p| base_name(p)), items),
+            Value::Flags(a) => same(a.names().into_iter(), items),
             Value::Str(_) | Value::Int(_) | Value::Bool(_) => false,
         }
     }

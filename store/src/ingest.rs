@@ -84,7 +84,7 @@ struct ProfileRow {
 }
 
 fn profile_row(tx: &Transaction, image: &str, version: &str) -> Result<ProfileRow> {
-    let mut stmt = tx.prepare_cached(
+    let mut stmt = tx.prepare(
         "SELECT profile_id, status, snapshot_count, first_snapshot_ms FROM profiles WHERE image = ? AND version = ?",
     )?;
     let row = stmt
@@ -125,7 +125,7 @@ fn ingest_one(
 ) -> Result<IngestOutcome> {
     let name = format!("{}:{}", s.container.image, s.container.version);
     let exists: bool = tx
-        .prepare_cached("SELECT count(*) > 0 FROM snapshots WHERE snapshot_id = ?")?
+        .prepare("SELECT count(*) > 0 FROM snapshots WHERE snapshot_id = ?")?
         .query_row(params![s.id], |r| r.get(0))?;
     if exists {
         return Err(StoreError::Refused(format!(
@@ -149,7 +149,7 @@ fn ingest_one(
     let nodes = s.tree.nodes();
     let tree_json =
         serde_json::to_string(&s.tree).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.prepare_cached("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?
+    tx.prepare("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?
         .execute(params![
             s.id,
             p.id,
@@ -179,7 +179,7 @@ fn ingest_one(
         app.flush()?;
     }
     if merged {
-        tx.prepare_cached(
+        tx.prepare(
             "INSERT INTO profile_nodes
              SELECT ?, node_key, parent_key, kind, label, depth, 1, access, args_json
              FROM snapshot_nodes WHERE snapshot_id = ?
@@ -195,7 +195,7 @@ fn ingest_one(
             status = ProfileStatus::Stable;
             became_stable = true;
         }
-        tx.prepare_cached(
+        tx.prepare(
             "UPDATE profiles SET snapshot_count = ?, first_snapshot_ms = ?,
                last_updated_ms = greatest(coalesce(last_updated_ms, ?), ?), status = ?,
                stable_since_ms = CASE WHEN ? THEN ? ELSE stable_since_ms END
@@ -212,7 +212,7 @@ fn ingest_one(
             p.id
         ])?;
     } else if became_stable {
-        tx.prepare_cached(
+        tx.prepare(
             "UPDATE profiles SET status = 'stable', stable_since_ms = ? WHERE profile_id = ?",
         )?
         .execute(params![s.ended_ms, p.id])?;

@@ -1,10 +1,15 @@
 //! The wsprof store: one DuckDB file holding images/profiles, snapshots, one row per node
 //! per snapshot, profile node commonality, signals and suppressions.
 //!
+//! Statements are prepared with bound parameters but not cached: with DuckDB 1.5.6, a
+//! cached prepared statement re-executed after writes on the connection returned wrong
+//! rows (tested in `tui/tests/engine.rs` and `store/tests/store.rs`).
+//!
 //! One [`Store`] owns the read-write connection; writes go through transactions (snapshot
 //! nodes through the Appender, flushed before commit). Readers in the same process use
 //! [`Store::reader`], a second connection to the same database instance.
 
+pub mod detect;
 mod exchange;
 mod ingest;
 mod migration;
@@ -82,6 +87,7 @@ impl Store {
     }
 
     fn finish_open(conn: Connection, path: Option<PathBuf>) -> Result<Store> {
+        configure(&conn)?;
         let mut store = Store {
             conn,
             path,
@@ -100,8 +106,10 @@ impl Store {
 
     /// A second connection to the same database, for reading from another thread.
     pub fn reader(&self) -> Result<Store> {
+        let conn = self.conn.try_clone()?;
+        configure(&conn)?;
         Ok(Store {
-            conn: self.conn.try_clone()?,
+            conn,
             path: self.path.clone(),
             settings: self.settings,
         })
@@ -116,6 +124,15 @@ impl Store {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
+}
+
+/// Per-connection settings. Perfect-hash aggregation is planned from column statistics,
+/// which a concurrent writer in this process changes under a running read ("Perfect hash
+/// aggregate: aggregate group N exceeded total groups M"); reads here are small, so plain
+/// hash aggregation costs nothing noticeable.
+fn configure(conn: &Connection) -> Result<()> {
+    conn.execute_batch("SET perfect_ht_threshold = 0")?;
+    Ok(())
 }
 
 /// Open the file; a new one is created mode 0600 (umask 077 while DuckDB creates it, so

@@ -57,7 +57,7 @@ pub struct SnapshotSummary {
 impl Store {
     /// Every profile, by image then version.
     pub fn profiles(&self) -> Result<Vec<ProfileSummary>> {
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare(
             "SELECT p.image, p.version, p.status, p.snapshot_count,
                     (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND NOT s.merged),
                     (SELECT count(DISTINCT container_id) FROM snapshots s WHERE s.profile_id = p.profile_id),
@@ -93,7 +93,7 @@ impl Store {
     ) -> Result<Option<(i64, String, i64, Option<i64>, Option<i64>)>> {
         Ok(self
             .conn()
-            .prepare_cached(
+            .prepare(
                 "SELECT profile_id, status, snapshot_count, first_snapshot_ms, last_updated_ms FROM profiles WHERE image = ? AND version = ?",
             )?
             .query_row(params![image, version], |r| {
@@ -109,7 +109,7 @@ impl Store {
                 "no profile {image}:{version}"
             )));
         };
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare(
             "SELECT n.node_key, n.parent_key, n.kind, n.label, n.depth, n.snapshots,
                     n.snapshots::DOUBLE / nullif(p.snapshot_count, 0), n.access, n.args_json
              FROM profile_nodes n JOIN profiles p USING (profile_id)
@@ -171,7 +171,7 @@ impl Store {
 
     /// The snapshots behind a profile (merged and kept), newest first.
     pub fn profile_snapshots(&self, image: &str, version: &str) -> Result<Vec<SnapshotSummary>> {
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare(
             "SELECT s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count
              FROM snapshots s JOIN profiles p USING (profile_id)
              WHERE p.image = ? AND p.version = ? ORDER BY s.ended_ms DESC, s.snapshot_id",
@@ -202,7 +202,7 @@ impl Store {
 
     fn load_snapshots(&self, which: Option<(&str, &str)>) -> Result<Vec<Snapshot>> {
         let (image, version) = which.unwrap_or(("", ""));
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare(
             "SELECT s.snapshot_id, s.container_id, p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json
              FROM snapshots s JOIN profiles p USING (profile_id)
              WHERE ? OR (p.image = ? AND p.version = ?) ORDER BY s.started_ms, s.snapshot_id",

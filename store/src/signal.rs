@@ -90,7 +90,7 @@ impl Store {
         // 1. an active suppression hides it
         let lineage = s.node.lineage();
         let candidates: Vec<(i64, String, Option<i64>)> = {
-            let mut stmt = tx.prepare_cached(
+            let mut stmt = tx.prepare(
                 "SELECT suppression_id, lineage_json, expires_ms FROM suppressions
                  WHERE rule_id = ? AND image = ? AND removed_ms IS NULL",
             )?;
@@ -114,7 +114,7 @@ impl Store {
         // 2. identical recent signal: count it there
         let key = s.dedup_key();
         let dup: Option<i64> = tx
-            .prepare_cached(
+            .prepare(
                 "SELECT signal_id FROM signals WHERE dedup_key = ? AND ? - last_ts_ms <= ?
                  ORDER BY ts_ms DESC LIMIT 1",
             )?
@@ -133,7 +133,7 @@ impl Store {
         let process =
             serde_json::to_string(&s.process).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id: i64 = tx
-            .prepare_cached(
+            .prepare(
                 "INSERT INTO signals (ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
                     process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key)
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?) RETURNING signal_id",
@@ -169,7 +169,7 @@ impl Store {
              WHERE (? IS NULL OR image = ?) AND (? IS NULL OR rule_id = ?) AND (? IS NULL OR status = ?)
              ORDER BY ts_ms DESC, signal_id DESC"
         );
-        let mut stmt = self.conn().prepare_cached(&sql)?;
+        let mut stmt = self.conn().prepare(&sql)?;
         let rows = stmt.query_map(
             params![f.image, f.image, f.rule, f.rule, f.status, f.status],
             row_to_signal,
@@ -189,7 +189,7 @@ impl Store {
         let sql = format!("SELECT {SIGNAL_COLUMNS} FROM signals WHERE signal_id = ?");
         let (mut s, pj) = self
             .conn()
-            .prepare_cached(&sql)?
+            .prepare(&sql)?
             .query_row(params![id], row_to_signal)
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no signal with id {id}")))?;

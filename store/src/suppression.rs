@@ -43,7 +43,7 @@ impl Store {
         lineage: &[String],
         status: Option<&str>,
     ) -> Result<Vec<(i64, u32)>> {
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare(
             "SELECT signal_id, node_key, count FROM signals WHERE rule_id = ? AND image = ? AND (? IS NULL OR status = ?)",
         )?;
         let rows = stmt.query_map(params![rule, image, status, status], |r| {
@@ -96,7 +96,7 @@ impl Store {
             |r| r.get(0),
         )?;
         {
-            let mut upd = tx.prepare_cached(
+            let mut upd = tx.prepare(
                 "UPDATE signals SET status = 'suppressed', suppression_id = ? WHERE signal_id = ?",
             )?;
             for (sid, _) in &open {
@@ -138,7 +138,7 @@ impl Store {
     /// Suppressions, newest first; undone ones only with `include_removed`.
     pub fn suppressions(&self, include_removed: bool) -> Result<Vec<SuppressionRow>> {
         let now = crate::now_ms();
-        let mut stmt = self.conn().prepare_cached(
+        let mut stmt = self.conn().prepare(
             "SELECT suppression_id, rule_id, image, lineage_json, expression, created_ms, created_by, reason,
                     expires_ms, removed_ms, hidden_count
              FROM suppressions WHERE ? OR removed_ms IS NULL ORDER BY created_ms DESC, suppression_id DESC",

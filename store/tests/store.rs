@@ -429,3 +429,26 @@ fn signals_dedup_suggest_suppress_undo_and_expire() {
         AddOutcome::Inserted(_)
     ));
 }
+
+#[test]
+fn repeated_reads_between_writes_stay_correct() {
+    let (_d, mut s) = open_temp();
+    for i in 0..30 {
+        s.ingest_snapshot(
+            &snapshot(i, if i % 2 == 0 { "1.0" } else { "2.0" }, i as u8),
+            &never_stable(),
+        )
+        .unwrap();
+        let ps = s.profiles().unwrap();
+        for p in &ps {
+            assert_eq!(p.image, "web", "read #{i}: {ps:?}");
+            assert!(
+                p.version == "1.0" || p.version == "2.0",
+                "read #{i}: {ps:?}"
+            );
+            assert_eq!(p.status, "learning", "read #{i}: {ps:?}");
+        }
+        let _ = s.signals(&SignalFilter::default()).unwrap();
+        let _ = s.suppressions(true).unwrap();
+    }
+}

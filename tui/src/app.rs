@@ -7,14 +7,9 @@ use crate::keymap::Keymap;
 use crate::tree::ProfileTree;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
-use store::{NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, SuppressionRow};
-
-/// The writes a person can make from the UI.
-pub trait Writes {
-    fn suppress(&self, signal_id: i64, reason: &str) -> Result<SuppressionRow, String>;
-    fn unsuppress(&self, id: i64) -> Result<SuppressionRow, String>;
-    fn reject(&self, signal_id: i64) -> Result<(), String>;
-}
+use store::{
+    NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, SuppressionRow,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -93,6 +88,10 @@ pub struct App {
     pub quit: bool,
     /// Rows a page move jumps.
     pub page: usize,
+    /// Who is at the keyboard (recorded on suppressions).
+    pub user: String,
+    /// The data's clock (simulated in demo mode); 0 means the wall clock.
+    pub now_ms: i64,
 }
 
 fn fuzzy_keep<T>(items: &[T], query: &str, text: impl Fn(&T) -> String) -> Vec<usize> {
@@ -112,15 +111,29 @@ pub fn image_text(p: &ProfileSummary) -> String {
     format!("{}:{} {}", p.image, p.version, p.status)
 }
 
+/// What `/` searches in the signal queue; signals with a suggestion also match `known`.
 pub fn signal_text(s: &SignalRow) -> String {
     format!(
-        "{} {}:{} {} {} {} {}",
-        s.rule_id, s.image, s.version, s.process.exec_path, s.summary, s.severity, s.status
+        "{} {}:{} {} {} {} {}{}",
+        s.rule_id,
+        s.image,
+        s.version,
+        s.process.exec_path,
+        s.summary,
+        s.severity,
+        s.status,
+        if s.suggestion.is_some() { " known" } else { "" }
     )
 }
 
 pub fn suppression_text(s: &SuppressionRow) -> String {
-    format!("{} {} {} {}", s.rule_id, s.image, s.lineage.join(" "), s.created_by)
+    format!(
+        "{} {} {} {}",
+        s.rule_id,
+        s.image,
+        s.lineage.join(" "),
+        s.created_by
+    )
 }
 
 impl App {
@@ -145,6 +158,8 @@ impl App {
             banner: Banner::default(),
             quit: false,
             page: 10,
+            user: "unknown".into(),
+            now_ms: 0,
         }
     }
 
@@ -171,10 +186,14 @@ impl App {
     }
 
     pub fn selected_image(&self) -> Option<&ProfileSummary> {
-        self.visible_images().get(self.image_sel).map(|&i| &self.images[i])
+        self.visible_images()
+            .get(self.image_sel)
+            .map(|&i| &self.images[i])
     }
     pub fn selected_signal(&self) -> Option<&SignalRow> {
-        self.visible_signals().get(self.signal_sel).map(|&i| &self.signals[i])
+        self.visible_signals()
+            .get(self.signal_sel)
+            .map(|&i| &self.signals[i])
     }
     pub fn selected_suppression(&self) -> Option<&SuppressionRow> {
         self.visible_suppressions()
@@ -186,7 +205,9 @@ impl App {
 
     /// Reload everything the current screens show from the store.
     pub fn refresh(&mut self, store: &Store) -> Result<(), store::StoreError> {
-        let selected_image = self.selected_image().map(|p| (p.image.clone(), p.version.clone()));
+        let selected_image = self
+            .selected_image()
+            .map(|p| (p.image.clone(), p.version.clone()));
         let selected_signal = self.selected_signal().map(|s| s.id);
         let selected_sup = self.selected_suppression().map(|s| s.id);
         self.images = store.profiles()?;
@@ -203,7 +224,11 @@ impl App {
             }
         }
         if let Some(id) = selected_signal {
-            if let Some(pos) = self.visible_signals().iter().position(|&i| self.signals[i].id == id) {
+            if let Some(pos) = self
+                .visible_signals()
+                .iter()
+                .position(|&i| self.signals[i].id == id)
+            {
                 self.signal_sel = pos;
             }
         }
@@ -222,13 +247,20 @@ impl App {
             self.load_profile(store, &img, &ver)?;
         }
         self.preview = match self.selected_signal() {
-            Some(s) if s.suggestion.is_some() && s.status == "open" => store.preview_suppression(s.id).ok(),
+            Some(s) if s.suggestion.is_some() && s.status == "open" => {
+                store.preview_suppression(s.id).ok()
+            }
             _ => None,
         };
         Ok(())
     }
 
-    fn load_profile(&mut self, store: &Store, image: &str, version: &str) -> Result<(), store::StoreError> {
+    fn load_profile(
+        &mut self,
+        store: &Store,
+        image: &str,
+        version: &str,
+    ) -> Result<(), store::StoreError> {
         let Some(summary) = self
             .images
             .iter()
@@ -265,14 +297,22 @@ impl App {
             }
         }
         if let Some(pv) = &mut self.profile {
-            pv.tree.set_query(if self.screen == Screen::Profile { &self.search.query } else { "" });
+            pv.tree.set_query(if self.screen == Screen::Profile {
+                &self.search.query
+            } else {
+                ""
+            });
         }
         Ok(())
     }
 
     fn clamp(&mut self) {
-        self.image_sel = self.image_sel.min(self.visible_images().len().saturating_sub(1));
-        self.signal_sel = self.signal_sel.min(self.visible_signals().len().saturating_sub(1));
+        self.image_sel = self
+            .image_sel
+            .min(self.visible_images().len().saturating_sub(1));
+        self.signal_sel = self
+            .signal_sel
+            .min(self.visible_signals().len().saturating_sub(1));
         self.suppression_sel = self
             .suppression_sel
             .min(self.visible_suppressions().len().saturating_sub(1));
@@ -305,7 +345,11 @@ impl App {
             KeyCode::Backspace => {
                 self.search.query.pop();
             }
-            KeyCode::Char(c) if !key.modifiers.contains(crossterm::event::KeyModifiers::CONTROL) => {
+            KeyCode::Char(c)
+                if !key
+                    .modifiers
+                    .contains(crossterm::event::KeyModifiers::CONTROL) =>
+            {
                 self.search.query.push(c)
             }
             KeyCode::Down | KeyCode::Up => return false,
@@ -368,11 +412,24 @@ impl App {
         }
     }
 
-    /// Apply an action. Needs the store to load what a new screen shows, and `writes` for
-    /// the person's decisions.
-    pub fn apply(&mut self, action: Action, store: &Store, writes: &dyn Writes) {
+    fn now(&self) -> i64 {
+        if self.now_ms > 0 {
+            self.now_ms
+        } else {
+            store::now_ms()
+        }
+    }
+
+    /// Apply an action. Reads what a new screen shows from the store and writes the
+    /// person's decisions (accept, reject, undo) to it.
+    pub fn apply(&mut self, action: Action, store: &mut Store) {
         self.message.clear();
-        if self.help && !matches!(action, Action::Help | Action::Back | Action::Quit | Action::Up | Action::Down) {
+        if self.help
+            && !matches!(
+                action,
+                Action::Help | Action::Back | Action::Quit | Action::Up | Action::Down
+            )
+        {
             self.help = false;
         }
         match action {
@@ -404,7 +461,11 @@ impl App {
             Action::Top => self.move_sel(isize::MIN / 2),
             Action::Bottom => self.move_sel(isize::MAX / 2),
             Action::Open => self.open(store),
-            Action::Toggle | Action::Expand | Action::Collapse | Action::ExpandAll | Action::CollapseAll => {
+            Action::Toggle
+            | Action::Expand
+            | Action::Collapse
+            | Action::ExpandAll
+            | Action::CollapseAll => {
                 if let (Screen::Profile, Some(pv)) = (self.screen, &mut self.profile) {
                     match action {
                         Action::Toggle => pv.tree.toggle(),
@@ -432,7 +493,10 @@ impl App {
             Action::Signals => self.go(Screen::Signals),
             Action::Suppressions => self.go(Screen::Suppressions),
             Action::ViewProfile => {
-                if let Some(s) = self.selected_signal().filter(|_| self.screen == Screen::Signals) {
+                if let Some(s) = self
+                    .selected_signal()
+                    .filter(|_| self.screen == Screen::Signals)
+                {
                     let (img, ver) = (s.image.clone(), s.version.clone());
                     let node = s.node_key.clone();
                     self.open_profile(store, &img, &ver);
@@ -441,23 +505,36 @@ impl App {
                     }
                 }
             }
-            Action::Accept => self.accept(store, writes),
+            Action::Accept => self.accept(store),
             Action::Reject => {
-                if let Some(s) = self.selected_signal().filter(|_| self.screen == Screen::Signals) {
+                if let Some(s) = self
+                    .selected_signal()
+                    .filter(|_| self.screen == Screen::Signals)
+                {
                     let id = s.id;
-                    match writes.reject(id) {
-                        Ok(()) => self.message = format!("signal {id} kept as a finding (suggestion rejected)"),
-                        Err(e) => self.message = e,
+                    match store.reject_signal(id) {
+                        Ok(()) => {
+                            self.message =
+                                format!("signal {id} kept as a finding (suggestion rejected)")
+                        }
+                        Err(e) => self.message = e.to_string(),
                     }
                     self.reload(store);
                 }
             }
             Action::Undo => {
-                if let Some(s) = self.selected_suppression().filter(|_| self.screen == Screen::Suppressions) {
+                if let Some(s) = self
+                    .selected_suppression()
+                    .filter(|_| self.screen == Screen::Suppressions)
+                {
                     let id = s.id;
-                    match writes.unsuppress(id) {
-                        Ok(_) => self.message = format!("suppression {id} undone; its signals are open again"),
-                        Err(e) => self.message = e,
+                    let now = self.now();
+                    match store.unsuppress(id, now) {
+                        Ok(_) => {
+                            self.message =
+                                format!("suppression {id} undone; its signals are open again")
+                        }
+                        Err(e) => self.message = e.to_string(),
                     }
                     self.reload(store);
                 }
@@ -539,11 +616,13 @@ impl App {
         }
     }
 
-    fn accept(&mut self, store: &Store, writes: &dyn Writes) {
+    fn accept(&mut self, store: &mut Store) {
         if self.screen != Screen::Signals {
             return;
         }
-        let Some(s) = self.selected_signal() else { return };
+        let Some(s) = self.selected_signal() else {
+            return;
+        };
         if s.status != "open" {
             self.message = format!("signal {} is {}, not open", s.id, s.status);
             return;
@@ -557,14 +636,15 @@ impl App {
         };
         let reason = sug.text();
         let id = s.id;
-        match writes.suppress(id, &reason) {
+        let (user, now) = (self.user.clone(), self.now());
+        match store.suppress(id, &user, &reason, None, now) {
             Ok(sup) => {
                 self.message = format!(
                     "suppression {} added to rule {} for {}; {} signal(s) hidden",
                     sup.id, sup.rule_id, sup.image, sup.hidden
                 )
             }
-            Err(e) => self.message = e,
+            Err(e) => self.message = e.to_string(),
         }
         self.reload(store);
     }

@@ -5,7 +5,11 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "wsprof", version, about = "Workload security profiles for the containers of this host: capture, profile, triage.")]
+#[command(
+    name = "wsprof",
+    version,
+    about = "Workload security profiles for the containers of this host: capture, profile, triage."
+)]
 pub struct Cli {
     /// The store (a DuckDB file). Default: $XDG_DATA_HOME/wsprof/wsprof.duckdb; `demo` uses a fresh temporary file.
     #[arg(long, global = true, value_name = "PATH")]

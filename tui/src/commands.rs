@@ -33,7 +33,9 @@ pub fn load_rules(files: &[PathBuf]) -> Result<RuleSet> {
         let format = RuleFormat::from_path(&origin)
             .ok_or_else(|| anyhow!("{origin}: rules files end in .toml, .yaml or .yml"))?;
         let text = std::fs::read_to_string(f).with_context(|| format!("{origin}: cannot read"))?;
-        rules.extend_from_text(&text, format, &origin).map_err(|e| anyhow!("{e}"))?;
+        rules
+            .extend_from_text(&text, format, &origin)
+            .map_err(|e| anyhow!("{e}"))?;
     }
     Ok(rules)
 }
@@ -56,7 +58,11 @@ pub fn profiles(store: &Store, json: bool) -> Result<()> {
     );
     let mut prev = String::new();
     for p in ps {
-        let name = if p.image == prev { String::new() } else { p.image.clone() };
+        let name = if p.image == prev {
+            String::new()
+        } else {
+            p.image.clone()
+        };
         prev = p.image.clone();
         println!(
             "{:<24} {:<10} {:>9} {:<8} {:>11} {:>10} {:>7}  {}",
@@ -115,7 +121,11 @@ pub fn profile_show(store: &Store, spec: &str, json: bool) -> Result<()> {
             "process" => String::new(),
             k => format!("[{k}] "),
         };
-        let access = if n.access.is_empty() { String::new() } else { format!(" ({})", n.access.join(",")) };
+        let access = if n.access.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", n.access.join(","))
+        };
         println!(
             "{} {indent}{what}{}{access}  {}/{}",
             percent(n.commonality),
@@ -137,7 +147,10 @@ pub fn signals(store: &Store, json: bool, filter: SignalFilter) -> Result<()> {
     if json {
         return print_json(&rows);
     }
-    println!("{:>5} {:<16} {:<8} {:<10} {:<32} {:<24} {:<14} SUGGESTION", "ID", "TIME", "SEVERITY", "STATUS", "RULE", "IMAGE", "PROCESS");
+    println!(
+        "{:>5} {:<16} {:<8} {:<10} {:<32} {:<24} {:<14} SUGGESTION",
+        "ID", "TIME", "SEVERITY", "STATUS", "RULE", "IMAGE", "PROCESS"
+    );
     for s in rows {
         println!(
             "{:>5} {:<16} {:<8} {:<10} {:<32} {:<24} {:<14} {}",
@@ -165,7 +178,10 @@ pub fn suppress(
     let s = store.signal(signal_id)?;
     let (n, m) = store.preview_suppression(signal_id)?;
     if dry_run {
-        println!("would hide {n} stored signal(s) ({m} match(es)) of rule {} for {}", s.rule_id, s.image);
+        println!(
+            "would hide {n} stored signal(s) ({m} match(es)) of rule {} for {}",
+            s.rule_id, s.image
+        );
         return Ok(());
     }
     if s.suggestion.is_none() && !force {
@@ -180,11 +196,20 @@ pub fn suppress(
         .transpose()
         .map_err(|e| anyhow!("--expires-in: {e}"))?;
     let reason = if reason.is_empty() {
-        s.suggestion.as_ref().map(|g| g.text()).unwrap_or_else(|| "forced".into())
+        s.suggestion
+            .as_ref()
+            .map(|g| g.text())
+            .unwrap_or_else(|| "forced".into())
     } else {
         reason.to_string()
     };
-    let sup = store.suppress(signal_id, &crate::ui::current_user(), &reason, expires_ms, store::now_ms())?;
+    let sup = store.suppress(
+        signal_id,
+        &crate::ui::current_user(),
+        &reason,
+        expires_ms,
+        store::now_ms(),
+    )?;
     println!("suppression {} added: {}", sup.id, sup.expression);
     println!("hid {} signal(s)", sup.hidden);
     Ok(())
@@ -192,7 +217,10 @@ pub fn suppress(
 
 pub fn unsuppress(store: &mut Store, id: i64) -> Result<()> {
     let s = store.unsuppress(id, store::now_ms())?;
-    println!("suppression {} undone; signals of rule {} for {} are open again", s.id, s.rule_id, s.image);
+    println!(
+        "suppression {} undone; signals of rule {} for {} are open again",
+        s.id, s.rule_id, s.image
+    );
     Ok(())
 }
 
@@ -201,9 +229,18 @@ pub fn suppressions(store: &Store, json: bool, all: bool) -> Result<()> {
     if json {
         return print_json(&rows);
     }
-    println!("{:>4} {:<8} {:<32} {:<20} {:>7} {:<16} {:<12} EXPRESSION", "ID", "STATE", "RULE", "IMAGE", "HIDDEN", "CREATED", "BY");
+    println!(
+        "{:>4} {:<8} {:<32} {:<20} {:>7} {:<16} {:<12} EXPRESSION",
+        "ID", "STATE", "RULE", "IMAGE", "HIDDEN", "CREATED", "BY"
+    );
     for s in rows {
-        let state = if s.removed_ms.is_some() { "undone" } else if s.active { "active" } else { "expired" };
+        let state = if s.removed_ms.is_some() {
+            "undone"
+        } else if s.active {
+            "active"
+        } else {
+            "expired"
+        };
         println!(
             "{:>4} {:<8} {:<32} {:<20} {:>7} {:<16} {:<12} {}",
             s.id,
@@ -233,11 +270,14 @@ pub fn rules_check(file: &Path) -> Result<()> {
 fn count_file_rules(file: &Path) -> Result<usize> {
     let origin = file.display().to_string();
     let text = std::fs::read_to_string(file).with_context(|| format!("{origin}: cannot read"))?;
-    let format = RuleFormat::from_path(&origin).ok_or_else(|| anyhow!("{origin}: unknown extension"))?;
+    let format =
+        RuleFormat::from_path(&origin).ok_or_else(|| anyhow!("{origin}: unknown extension"))?;
     let defaults = RuleSet::defaults();
-    Ok(RuleSet::parse_with_macros(&text, format, &origin, defaults.macros())
-        .map_err(|e| anyhow!("{e}"))?
-        .len())
+    Ok(
+        RuleSet::parse_with_macros(&text, format, &origin, defaults.macros())
+            .map_err(|e| anyhow!("{e}"))?
+            .len(),
+    )
 }
 
 pub fn rules_list(rules: &RuleSet, json: bool) -> Result<()> {
@@ -268,7 +308,11 @@ pub fn rules_list(rules: &RuleSet, json: bool) -> Result<()> {
 }
 
 pub fn snapshots_export(store: &Store, file: &Path) -> Result<()> {
-    let n = if is_parquet(file) { store.export_parquet(file)? } else { store.export_json(file)? };
+    let n = if is_parquet(file) {
+        store.export_parquet(file)?
+    } else {
+        store.export_json(file)?
+    };
     println!("exported {n} snapshot(s) to {}", file.display());
     Ok(())
 }
@@ -285,5 +329,6 @@ pub fn snapshots_import(store: &mut Store, file: &Path) -> Result<()> {
 }
 
 fn is_parquet(f: &Path) -> bool {
-    f.extension().is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
+    f.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }

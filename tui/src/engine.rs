@@ -1,21 +1,23 @@
-//! The engine behind the screens, without UI: one writer thread owns the read-write store
-//! connection and applies every write (snapshots, detection on events, the person's
-//! suppressions) in order; feeders (the demo replayer, live capture) send it commands. The
-//! UI reads through its own connection and learns of changes from a generation counter.
+//! The engine behind the screens, without UI: the store's one connection sits behind a
+//! mutex; a writer thread applies what feeders (the demo replayer, live capture) send it,
+//! one command per lock, in order. The UI takes the same lock to read and to write the
+//! person's decisions, and learns of changes from a generation counter. (DuckDB reads on a
+//! second connection while this process writes returned wrong rows in this version, so
+//! every access is serialized on one connection.)
 
 use model::rule::RuleSet;
 use model::snapshot::Snapshot;
 use model::Event;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use store::detect::{DetectStats, Detector};
-use store::{Store, SuppressionRow};
+use store::Store;
 
-/// A reply channel for a person's write.
-pub type Reply<T> = Sender<Result<T, String>>;
+/// The store shared by the writer thread and the UI.
+pub type SharedStore = Arc<Mutex<Store>>;
 
 /// Writes, applied in order by the writer thread.
 pub enum WriteCmd {
@@ -23,21 +25,6 @@ pub enum WriteCmd {
     Event(Box<Event>),
     /// Simulated or real time moved on: time-based Learning -> Stable.
     Clock(i64),
-    Suppress {
-        signal_id: i64,
-        by: String,
-        reason: String,
-        expires_ms: Option<i64>,
-        reply: Reply<SuppressionRow>,
-    },
-    Unsuppress {
-        id: i64,
-        reply: Reply<SuppressionRow>,
-    },
-    Reject {
-        id: i64,
-        reply: Reply<()>,
-    },
     /// Replay or capture finished.
     FeedDone,
 }
@@ -58,6 +45,7 @@ pub struct EngineStatus {
 /// Handle to the writer thread.
 pub struct Engine {
     tx: SyncSender<WriteCmd>,
+    store: SharedStore,
     generation: Arc<AtomicU64>,
     status: Arc<Mutex<EngineStatus>>,
     handle: Option<JoinHandle<()>>,
@@ -65,23 +53,27 @@ pub struct Engine {
 
 impl Engine {
     /// Start the writer thread; it owns `store`.
-    pub fn start(mut store: Store, rules: RuleSet) -> Engine {
+    pub fn start(store: Store, rules: RuleSet) -> Engine {
         let (tx, rx) = sync_channel::<WriteCmd>(1024);
         let generation = Arc::new(AtomicU64::new(0));
         let status = Arc::new(Mutex::new(EngineStatus::default()));
-        let (g, st) = (generation.clone(), status.clone());
+        let store = Arc::new(Mutex::new(store));
+        let (g, st, shared) = (generation.clone(), status.clone(), store.clone());
         let handle = std::thread::Builder::new()
             .name("wsprof-writer".into())
             .spawn(move || {
                 let mut detector = Detector::new(rules);
-                writer_loop(&mut store, &mut detector, rx, &g, &st);
-                if let Err(e) = store.checkpoint() {
-                    tracing::warn!("checkpoint at exit: {e}");
+                writer_loop(&shared, &mut detector, rx, &g, &st);
+                if let Ok(s) = shared.lock() {
+                    if let Err(e) = s.checkpoint() {
+                        tracing::warn!("checkpoint at exit: {e}");
+                    }
                 }
             })
             .expect("spawn writer thread");
         Engine {
             tx,
+            store,
             generation,
             status,
             handle: Some(handle),
@@ -105,14 +97,9 @@ impl Engine {
         self.status.clone()
     }
 
-    /// Send a write that expects a reply and wait for it.
-    pub fn call<T>(&self, make: impl FnOnce(Reply<T>) -> WriteCmd) -> Result<T, String> {
-        let (reply, rx) = channel();
-        self.tx
-            .send(make(reply))
-            .map_err(|_| "the writer has stopped".to_string())?;
-        rx.recv_timeout(Duration::from_secs(30))
-            .map_err(|_| "the writer did not answer".to_string())?
+    /// The store, for the UI's reads and the person's writes.
+    pub fn store(&self) -> SharedStore {
+        self.store.clone()
     }
 
     /// Stop the writer after everything queued is applied.
@@ -137,13 +124,16 @@ impl Drop for Engine {
 }
 
 fn writer_loop(
-    store: &mut Store,
+    shared: &Mutex<Store>,
     detector: &mut Detector,
     rx: Receiver<WriteCmd>,
     generation: &AtomicU64,
     status: &Mutex<EngineStatus>,
 ) {
-    let settings = store.settings;
+    let settings = match shared.lock() {
+        Ok(s) => s.settings,
+        Err(_) => return,
+    };
     let set_error = |e: String| {
         tracing::error!("{e}");
         if let Ok(mut s) = status.lock() {
@@ -151,6 +141,8 @@ fn writer_loop(
         }
     };
     while let Ok(cmd) = rx.recv() {
+        let Ok(mut guard) = shared.lock() else { return };
+        let store = &mut *guard;
         match cmd {
             WriteCmd::Snapshots(snaps) => {
                 let n = snaps.len() as u64;
@@ -198,24 +190,6 @@ fn writer_loop(
                     st.now_ms = st.now_ms.max(now);
                 }
             }
-            WriteCmd::Suppress {
-                signal_id,
-                by,
-                reason,
-                expires_ms,
-                reply,
-            } => {
-                let now = status.lock().map(|s| s.now_ms).unwrap_or(0).max(store::now_ms());
-                let r = store.suppress(signal_id, &by, &reason, expires_ms, now);
-                let _ = reply.send(r.map_err(|e| e.to_string()));
-            }
-            WriteCmd::Unsuppress { id, reply } => {
-                let r = store.unsuppress(id, store::now_ms());
-                let _ = reply.send(r.map_err(|e| e.to_string()));
-            }
-            WriteCmd::Reject { id, reply } => {
-                let _ = reply.send(store.reject_signal(id).map_err(|e| e.to_string()));
-            }
             WriteCmd::FeedDone => {
                 if let Ok(mut st) = status.lock() {
                     st.feed_done = true;
@@ -225,6 +199,7 @@ fn writer_loop(
                 }
             }
         }
+        drop(guard);
         generation.fetch_add(1, Ordering::AcqRel);
     }
 }
@@ -244,7 +219,9 @@ impl std::str::FromStr for Speed {
         }
         match s.parse::<f64>() {
             Ok(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
-            _ => Err(format!("`{s}` is not a speed: give a positive number (e.g. 600) or `max`")),
+            _ => Err(format!(
+                "`{s}` is not a speed: give a positive number (e.g. 600) or `max`"
+            )),
         }
     }
 }

@@ -23,11 +23,16 @@ pub struct Key {
 impl Key {
     /// Normalise a terminal key event: shifted characters carry their shift in the char.
     pub fn from_event(ev: &KeyEvent) -> Key {
-        let mut mods = ev.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
+        let mut mods =
+            ev.modifiers & (KeyModifiers::CONTROL | KeyModifiers::ALT | KeyModifiers::SHIFT);
         let code = match ev.code {
             KeyCode::Char(c) => {
                 mods.remove(KeyModifiers::SHIFT);
-                KeyCode::Char(if mods.contains(KeyModifiers::CONTROL) { c.to_ascii_lowercase() } else { c })
+                KeyCode::Char(if mods.contains(KeyModifiers::CONTROL) {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                })
             }
             KeyCode::BackTab => {
                 mods.insert(KeyModifiers::SHIFT);
@@ -54,7 +59,9 @@ impl Key {
         let inner = s
             .strip_prefix('<')
             .and_then(|x| x.strip_suffix('>'))
-            .ok_or_else(|| format!("`{s}` is not a key: write one character or <Name> (e.g. <Enter>, <C-c>)"))?;
+            .ok_or_else(|| {
+                format!("`{s}` is not a key: write one character or <Name> (e.g. <Enter>, <C-c>)")
+            })?;
         let mut mods = KeyModifiers::NONE;
         let mut rest = inner;
         loop {
@@ -86,18 +93,26 @@ impl Key {
             "Backspace" => KeyCode::Backspace,
             "Delete" => KeyCode::Delete,
             "Insert" => KeyCode::Insert,
-            f if f.starts_with('F') && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) => {
+            f if f.starts_with('F')
+                && f[1..].parse::<u8>().is_ok_and(|n| (1..=12).contains(&n)) =>
+            {
                 KeyCode::F(f[1..].parse().unwrap_or(1))
             }
             one if one.chars().count() == 1 => {
                 let c = one.chars().next().unwrap_or(' ');
-                KeyCode::Char(if mods.contains(KeyModifiers::CONTROL) { c.to_ascii_lowercase() } else { c })
+                KeyCode::Char(if mods.contains(KeyModifiers::CONTROL) {
+                    c.to_ascii_lowercase()
+                } else {
+                    c
+                })
             }
             other => return Err(format!("unknown key name `{other}` in `{s}`")),
         };
         if let KeyCode::Char(c) = code {
             if mods.contains(KeyModifiers::SHIFT) && !c.is_ascii_alphabetic() {
-                return Err(format!("`{s}`: write the shifted character itself instead of S-"));
+                return Err(format!(
+                    "`{s}`: write the shifted character itself instead of S-"
+                ));
             }
             if mods.contains(KeyModifiers::SHIFT) {
                 mods.remove(KeyModifiers::SHIFT);
@@ -199,7 +214,10 @@ pub fn parse_file(text: &str, origin: &str) -> Result<Vec<Binding>, KeymapError>
         if let Some(prev) = out.iter().find(|x| x.key == key) {
             return Err(err(
                 line,
-                format!("key `{}` is bound twice in this file (also to `{}`)", b.on, prev.action),
+                format!(
+                    "key `{}` is bound twice in this file (also to `{}`)",
+                    b.on, prev.action
+                ),
             ));
         }
         out.push(Binding {
@@ -221,7 +239,8 @@ pub struct Keymap {
 impl Keymap {
     pub fn builtin() -> Keymap {
         Keymap {
-            bindings: parse_file(DEFAULT_KEYMAP, "keymaps/default.toml").expect("default keymap is valid (tested)"),
+            bindings: parse_file(DEFAULT_KEYMAP, "keymaps/default.toml")
+                .expect("default keymap is valid (tested)"),
         }
     }
 
@@ -264,7 +283,10 @@ impl Keymap {
     }
 
     pub fn action_for(&self, key: &Key) -> Option<Action> {
-        self.bindings.iter().find(|b| b.key == *key).map(|b| b.action)
+        self.bindings
+            .iter()
+            .find(|b| b.key == *key)
+            .map(|b| b.action)
     }
 
     pub fn bindings(&self) -> &[Binding] {
@@ -318,25 +340,44 @@ mod tests {
     #[test]
     fn shipped_keymaps_are_valid_and_cover_essentials() {
         let km = Keymap::builtin();
-        for a in [Action::Quit, Action::Back, Action::Help, Action::Search, Action::Accept] {
+        for a in [
+            Action::Quit,
+            Action::Back,
+            Action::Help,
+            Action::Search,
+            Action::Accept,
+        ] {
             assert!(!km.keys_for(a).is_empty(), "{a} unbound");
         }
         assert_eq!(km.action_for(&Key::parse("q").unwrap()), Some(Action::Quit));
-        assert_eq!(km.action_for(&Key::parse("<Esc>").unwrap()), Some(Action::Back));
+        assert_eq!(
+            km.action_for(&Key::parse("<Esc>").unwrap()),
+            Some(Action::Back)
+        );
         let vim = Keymap::load(Some("vim"), None).unwrap();
-        assert_eq!(vim.action_for(&Key::parse("j").unwrap()), Some(Action::Down));
+        assert_eq!(
+            vim.action_for(&Key::parse("j").unwrap()),
+            Some(Action::Down)
+        );
         let emacs = Keymap::load(Some("emacs"), None).unwrap();
-        assert_eq!(emacs.action_for(&Key::parse("<C-n>").unwrap()), Some(Action::Down));
+        assert_eq!(
+            emacs.action_for(&Key::parse("<C-n>").unwrap()),
+            Some(Action::Down)
+        );
     }
 
     #[test]
     fn key_strings_parse_and_print() {
-        for s in ["q", "?", "G", "<Enter>", "<C-c>", "<S-Tab>", "<Space>", "<F5>", "<A-v>"] {
+        for s in [
+            "q", "?", "G", "<Enter>", "<C-c>", "<S-Tab>", "<Space>", "<F5>", "<A-v>",
+        ] {
             let k = Key::parse(s).unwrap();
             assert_eq!(Key::parse(&k.to_string()).unwrap(), k, "{s}");
         }
         assert_eq!(Key::parse("<S-a>").unwrap(), Key::parse("A").unwrap());
-        assert!(Key::parse("<Hyper-x>").unwrap_err().contains("unknown key name"));
+        assert!(Key::parse("<Hyper-x>")
+            .unwrap_err()
+            .contains("unknown key name"));
         assert!(Key::parse("za").unwrap_err().contains("is not a key"));
     }
 
@@ -347,9 +388,13 @@ mod tests {
         assert_eq!((e.origin.as_str(), e.line), ("my.toml", 3));
         assert!(e.message.contains("unknown action `explode`"), "{e}");
 
-        let dup = "keymap = [\n  { on = \"q\", run = \"quit\" },\n  { on = \"q\", run = \"help\" },\n]\n";
+        let dup =
+            "keymap = [\n  { on = \"q\", run = \"quit\" },\n  { on = \"q\", run = \"help\" },\n]\n";
         let e = parse_file(dup, "dup.toml").unwrap_err();
-        assert_eq!(e.to_string(), "dup.toml:3: key `q` is bound twice in this file (also to `quit`)");
+        assert_eq!(
+            e.to_string(),
+            "dup.toml:3: key `q` is bound twice in this file (also to `quit`)"
+        );
 
         let badkey = "keymap = [\n\n  { on = \"<Ctrl-x>\", run = \"quit\" },\n]\n";
         let e = parse_file(badkey, "k.toml").unwrap_err();
@@ -368,6 +413,9 @@ mod tests {
         let km = Keymap::load(None, Some(&f)).unwrap();
         assert_eq!(km.action_for(&Key::parse("q").unwrap()), Some(Action::Help));
         assert_eq!(km.action_for(&Key::parse("J").unwrap()), Some(Action::Down));
-        assert!(km.help_lines().iter().any(|(k, d)| k.contains('q') && d == "Help!"));
+        assert!(km
+            .help_lines()
+            .iter()
+            .any(|(k, d)| k.contains('q') && d == "Help!"));
     }
 }

@@ -18,7 +18,10 @@ pub fn init(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
         .map_err(|e| anyhow::anyhow!("log file {}: {e}", path.display()))?;
     let filter = tracing_subscriber::EnvFilter::try_from_env("WSPROF_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));

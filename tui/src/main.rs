@@ -13,8 +13,17 @@ use wsprof_tui::view::text::time;
 use wsprof_tui::{commands, logging, terminal, ui};
 
 fn main() {
+    ui::PROCESS_START.get_or_init(std::time::Instant::now);
+    // Behave like other CLI tools when output is piped into `head`: exit quietly.
+    // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
-    let log = cli.log_file.clone().unwrap_or_else(logging::default_log_path);
+    let log = cli
+        .log_file
+        .clone()
+        .unwrap_or_else(logging::default_log_path);
     if let Err(e) = logging::init(&log) {
         eprintln!("wsprof: {e}");
         std::process::exit(2);
@@ -27,7 +36,11 @@ fn main() {
 }
 
 fn one_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -38,7 +51,13 @@ fn run(cli: Cli) -> Result<()> {
             headless,
             bundle,
             ui,
-        } => demo(&cli, *speed, *headless, bundle.as_deref(), ui.keymap.as_deref()),
+        } => demo(
+            &cli,
+            *speed,
+            *headless,
+            bundle.as_deref(),
+            ui.keymap.as_deref(),
+        ),
         Command::Profiles { json } => commands::profiles(&commands::open_existing(&db())?, *json),
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
@@ -92,7 +111,13 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn demo(cli: &Cli, speed: Speed, headless: bool, bundle: Option<&std::path::Path>, keymap: Option<&str>) -> Result<()> {
+fn demo(
+    cli: &Cli,
+    speed: Speed,
+    headless: bool,
+    bundle: Option<&std::path::Path>,
+    keymap: Option<&str>,
+) -> Result<()> {
     // Check everything the person gave us before touching the terminal.
     let keymap = if headless {
         Keymap::builtin()
@@ -121,10 +146,15 @@ fn demo(cli: &Cli, speed: Speed, headless: bool, bundle: Option<&std::path::Path
         }
     };
     let store = Store::open(&db_path)?;
-    let reader = store.reader()?;
     let engine = Engine::start(store, rules);
     let stop = Arc::new(AtomicBool::new(false));
-    let feeder = spawn_demo(bundle.clone(), speed, engine.sender(), engine.status_handle(), stop.clone());
+    let feeder = spawn_demo(
+        bundle.clone(),
+        speed,
+        engine.sender(),
+        engine.status_handle(),
+        stop.clone(),
+    );
     let speed_text = match speed {
         Speed::Max => "max".to_string(),
         Speed::Factor(f) => format!("x{f}"),
@@ -165,11 +195,10 @@ fn demo(cli: &Cli, speed: Speed, headless: bool, bundle: Option<&std::path::Path
     let mut app = App::new(keymap);
     let result = {
         let mut guard = terminal::TerminalGuard::enter()?;
-        ui::run(&mut guard.terminal, &mut app, &reader, &engine, &banner)
+        ui::run(&mut guard.terminal, &mut app, &engine, &banner)
     };
     stop.store(true, Ordering::Relaxed);
     let _ = feeder.join();
-    drop(reader);
     engine.shutdown();
     result
 }

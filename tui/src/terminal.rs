@@ -3,7 +3,9 @@
 
 use crossterm::event::{DisableMouseCapture, EnableMouseCapture};
 use crossterm::execute;
-use crossterm::terminal::{disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen};
+use crossterm::terminal::{
+    disable_raw_mode, enable_raw_mode, EnterAlternateScreen, LeaveAlternateScreen,
+};
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
 use std::io::{stdout, Stdout};
@@ -17,7 +19,12 @@ pub struct TerminalGuard {
 
 fn restore() {
     let _ = disable_raw_mode();
-    let _ = execute!(stdout(), DisableMouseCapture, LeaveAlternateScreen, crossterm::cursor::Show);
+    let _ = execute!(
+        stdout(),
+        DisableMouseCapture,
+        LeaveAlternateScreen,
+        crossterm::cursor::Show
+    );
 }
 
 impl TerminalGuard {
@@ -27,7 +34,9 @@ impl TerminalGuard {
             restore();
             prev(info);
         }));
-        enable_raw_mode().map_err(|e| anyhow::anyhow!("terminal: cannot enter raw mode ({e}); is stdout a terminal?"))?;
+        enable_raw_mode().map_err(|e| {
+            anyhow::anyhow!("terminal: cannot enter raw mode ({e}); is stdout a terminal?")
+        })?;
         if let Err(e) = execute!(stdout(), EnterAlternateScreen, EnableMouseCapture) {
             restore();
             return Err(anyhow::anyhow!("terminal: {e}"));

@@ -51,7 +51,11 @@ impl ProfileTree {
     /// New data for the same profile: keep collapsed state, query and selected node.
     pub fn replace_nodes(&mut self, nodes: Vec<NodeRow>) {
         let selected = self.selected().map(|n| n.key.clone());
-        let index: HashMap<&str, usize> = nodes.iter().enumerate().map(|(i, n)| (n.key.as_str(), i)).collect();
+        let index: HashMap<&str, usize> = nodes
+            .iter()
+            .enumerate()
+            .map(|(i, n)| (n.key.as_str(), i))
+            .collect();
         let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
         let mut leaves: HashMap<usize, Vec<usize>> = HashMap::new();
         let mut roots = Vec::new();
@@ -115,7 +119,11 @@ impl ProfileTree {
             if n.kind != "process" {
                 continue;
             }
-            let own = hit(i) || self.leaves.get(&i).is_some_and(|ls| ls.iter().any(|&l| hit(l)));
+            let own = hit(i)
+                || self
+                    .leaves
+                    .get(&i)
+                    .is_some_and(|ls| ls.iter().any(|&l| hit(l)));
             if own {
                 keep.insert(i, true);
                 let mut p = parent_of.get(&i).copied();
@@ -128,7 +136,13 @@ impl ProfileTree {
         keep
     }
 
-    fn walk(&self, i: usize, depth: usize, keep: Option<&HashMap<usize, bool>>, rows: &mut Vec<TreeRow>) {
+    fn walk(
+        &self,
+        i: usize,
+        depth: usize,
+        keep: Option<&HashMap<usize, bool>>,
+        rows: &mut Vec<TreeRow>,
+    ) {
         let matched = match keep {
             Some(k) => match k.get(&i) {
                 Some(m) => *m,
@@ -190,7 +204,9 @@ impl ProfileTree {
         let process_key = self
             .nodes
             .iter()
-            .filter(|n| n.kind == "process" && (key == n.key || key.starts_with(&format!("{}|", n.key))))
+            .filter(|n| {
+                n.kind == "process" && (key == n.key || key.starts_with(&format!("{}|", n.key)))
+            })
             .max_by_key(|n| n.key.len())
             .map(|n| n.key.clone());
         let Some(pk) = process_key else { return };
@@ -285,13 +301,19 @@ mod tests {
     }
 
     fn labels(t: &ProfileTree) -> Vec<String> {
-        t.rows().iter().map(|r| t.nodes[r.node].label.clone()).collect()
+        t.rows()
+            .iter()
+            .map(|r| t.nodes[r.node].label.clone())
+            .collect()
     }
 
     #[test]
     fn collapse_expand_and_leaves() {
         let mut t = tree();
-        assert_eq!(labels(&t), ["/init", "/usr/sbin/nginx", "/bin/sh", "/usr/bin/redis"]);
+        assert_eq!(
+            labels(&t),
+            ["/init", "/usr/sbin/nginx", "/bin/sh", "/usr/bin/redis"]
+        );
         assert_eq!(t.selected_leaves()[0].label, "/etc/hosts");
         t.move_sel(1);
         t.toggle();

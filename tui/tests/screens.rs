@@ -8,10 +8,9 @@ use model::snapshot::Snapshot;
 use model::tree::ActivityTree;
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use std::cell::RefCell;
-use store::{Store, SuppressionRow};
+use store::Store;
 use wsprof_tui::action::Action;
-use wsprof_tui::app::{App, Banner, Screen, Writes};
+use wsprof_tui::app::{App, Banner, Screen};
 use wsprof_tui::keymap::Keymap;
 
 const T0: i64 = 1_795_651_200_000; // 2026-11-26 00:00 UTC
@@ -47,10 +46,31 @@ fn nginx_snapshot(i: usize) -> Snapshot {
     let worker = ["/usr/sbin/nginx", "/usr/sbin/nginx-worker"];
     let sh = ["/usr/sbin/nginx", "/bin/sh"];
     let mut t = ActivityTree::default();
-    let open = |p: &str, a| EventKind::Open { path: p.into(), access: a };
-    t.record(&ev(&c, &nginx, &["nginx", "-g", "daemon off;"], EventKind::Exec, ts));
-    t.record(&ev(&c, &nginx, &[], open("/etc/nginx/nginx.conf", Access::READ), ts));
-    t.record(&ev(&c, &worker, &["nginx: worker"], open("/var/log/nginx/access.log", Access::WRITE), ts));
+    let open = |p: &str, a| EventKind::Open {
+        path: p.into(),
+        access: a,
+    };
+    t.record(&ev(
+        &c,
+        &nginx,
+        &["nginx", "-g", "daemon off;"],
+        EventKind::Exec,
+        ts,
+    ));
+    t.record(&ev(
+        &c,
+        &nginx,
+        &[],
+        open("/etc/nginx/nginx.conf", Access::READ),
+        ts,
+    ));
+    t.record(&ev(
+        &c,
+        &worker,
+        &["nginx: worker"],
+        open("/var/log/nginx/access.log", Access::WRITE),
+        ts,
+    ));
     t.record(&ev(
         &c,
         &worker,
@@ -63,7 +83,13 @@ fn nginx_snapshot(i: usize) -> Snapshot {
         ts,
     ));
     if i % 4 != 3 {
-        t.record(&ev(&c, &sh, &["sh", "-c", "curl -fs localhost/healthz"], EventKind::Exec, ts));
+        t.record(&ev(
+            &c,
+            &sh,
+            &["sh", "-c", "curl -fs localhost/healthz"],
+            EventKind::Exec,
+            ts,
+        ));
         t.record(&ev(
             &c,
             &["/usr/sbin/nginx", "/bin/sh", "/usr/bin/curl"],
@@ -143,7 +169,14 @@ fn fixture() -> Store {
         T0 + 50_000_000,
     );
     s.add_signal(
-        &NewSignal::from_event(&shell, SignalKind::Rule, "shell-spawned-by-web-server", "high", "T1059.004", "A shell was started by a web server".into()),
+        &NewSignal::from_event(
+            &shell,
+            SignalKind::Rule,
+            "shell-spawned-by-web-server",
+            "high",
+            "T1059.004",
+            "A shell was started by a web server".into(),
+        ),
         T0,
     )
     .unwrap();
@@ -155,37 +188,36 @@ fn fixture() -> Store {
         T0 + 51_000_000,
     );
     s.add_signal(
-        &NewSignal::from_event(&bash, SignalKind::Rule, "shell-spawned-by-web-server", "high", "T1059.004", "A shell was started by a web server".into()),
+        &NewSignal::from_event(
+            &bash,
+            SignalKind::Rule,
+            "shell-spawned-by-web-server",
+            "high",
+            "T1059.004",
+            "A shell was started by a web server".into(),
+        ),
         T0,
     )
     .unwrap();
     let profile = s.profile("nginx", "1.25.3").unwrap().unwrap();
     let reason = model::signal::anomaly(&bash, &profile).unwrap();
-    s.add_signal(&NewSignal::from_event(&bash, SignalKind::Anomaly, "profile-anomaly", "medium", "", reason), T0)
-        .unwrap();
+    s.add_signal(
+        &NewSignal::from_event(
+            &bash,
+            SignalKind::Anomaly,
+            "profile-anomaly",
+            "medium",
+            "",
+            reason,
+        ),
+        T0,
+    )
+    .unwrap();
     s
-}
-
-struct StoreWrites(RefCell<Store>);
-
-impl Writes for StoreWrites {
-    fn suppress(&self, signal_id: i64, reason: &str) -> Result<SuppressionRow, String> {
-        self.0
-            .borrow_mut()
-            .suppress(signal_id, "alice", reason, None, T0 + 60_000_000)
-            .map_err(|e| e.to_string())
-    }
-    fn unsuppress(&self, id: i64) -> Result<SuppressionRow, String> {
-        self.0.borrow_mut().unsuppress(id, T0 + 70_000_000).map_err(|e| e.to_string())
-    }
-    fn reject(&self, signal_id: i64) -> Result<(), String> {
-        self.0.borrow_mut().reject_signal(signal_id).map_err(|e| e.to_string())
-    }
 }
 
 struct Harness {
     store: Store,
-    writes: StoreWrites,
     app: App,
     term: Terminal<TestBackend>,
 }
@@ -193,8 +225,9 @@ struct Harness {
 impl Harness {
     fn new() -> Harness {
         let store = fixture();
-        let writes = StoreWrites(RefCell::new(store.reader().unwrap()));
         let mut app = App::new(Keymap::builtin());
+        app.user = "alice".into();
+        app.now_ms = T0 + 60_000_000;
         app.banner = Banner {
             mode: "DEMO x1000".into(),
             clock: "sim 2026-11-26 14:00".into(),
@@ -203,7 +236,6 @@ impl Harness {
         app.refresh(&store).unwrap();
         Harness {
             store,
-            writes,
             app,
             term: Terminal::new(TestBackend::new(110, 32)).unwrap(),
         }
@@ -211,16 +243,20 @@ impl Harness {
 
     fn act(&mut self, actions: &[Action]) {
         for a in actions {
-            self.app.apply(*a, &self.store, &self.writes);
+            self.app.apply(*a, &mut self.store);
         }
     }
 
     fn screen(&mut self) -> String {
-        self.term.draw(|f| wsprof_tui::view::draw(f, &self.app)).unwrap();
+        self.term
+            .draw(|f| wsprof_tui::view::draw(f, &self.app))
+            .unwrap();
         let buf = self.term.backend().buffer().clone();
         let mut out = String::new();
         for y in 0..buf.area.height {
-            let line: String = (0..buf.area.width).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            let line: String = (0..buf.area.width)
+                .map(|x| buf[(x, y)].symbol().to_string())
+                .collect();
             out.push_str(line.trim_end());
             out.push('\n');
         }
@@ -232,7 +268,10 @@ impl Harness {
 fn images_screen() {
     let mut h = Harness::new();
     let s = h.screen();
-    assert!(s.contains("nginx") && s.contains("stable") && s.contains("learning"), "{s}");
+    assert!(
+        s.contains("nginx") && s.contains("stable") && s.contains("learning"),
+        "{s}"
+    );
     insta::assert_snapshot!("images", s);
 }
 
@@ -255,10 +294,15 @@ fn profile_search_expands_ancestors_of_matches() {
     let mut h = Harness::new();
     h.act(&[Action::Open, Action::CollapseAll, Action::Search]);
     for c in "ocsp".chars() {
-        h.app.search_input(&crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c)));
+        h.app.search_input(&crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(c),
+        ));
     }
     let s = h.screen();
-    assert!(s.contains("nginx-worker") && !s.contains("/usr/bin/curl"), "{s}");
+    assert!(
+        s.contains("nginx-worker") && !s.contains("/usr/bin/curl"),
+        "{s}"
+    );
     insta::assert_snapshot!("profile_search", s);
 }
 
@@ -272,7 +316,10 @@ fn signal_queue_with_suggestion_and_preview() {
     h.act(&[Action::Down, Action::Down]);
     h.app.refresh(&h.store).unwrap();
     let sel = h.app.selected_signal().unwrap();
-    assert!(sel.suggestion.is_some(), "the healthcheck shell is known behaviour");
+    assert!(
+        sel.suggestion.is_some(),
+        "the healthcheck shell is known behaviour"
+    );
     let s = h.screen();
     assert!(s.contains("known behaviour: 15 of 20 snapshots"), "{s}");
     assert!(s.contains("hides now: 1 signal (1 match)"), "{s}");
@@ -287,16 +334,28 @@ fn accept_suppresses_and_undo_reopens() {
     h.act(&[Action::Accept]);
     assert!(h.app.message.contains("no suggestion"), "{}", h.app.message);
     h.act(&[Action::Down, Action::Accept]);
-    assert!(h.app.message.starts_with("suppression 1 added"), "{}", h.app.message);
+    assert!(
+        h.app.message.starts_with("suppression 1 added"),
+        "{}",
+        h.app.message
+    );
     let s = h.store.signals(&store::SignalFilter::default()).unwrap();
     assert_eq!(s.iter().filter(|x| x.status == "suppressed").count(), 1);
     h.act(&[Action::Suppressions]);
     let screen = h.screen();
-    assert!(screen.contains("active") && screen.contains("alice"), "{screen}");
+    assert!(
+        screen.contains("active") && screen.contains("alice"),
+        "{screen}"
+    );
     insta::assert_snapshot!("suppressions", screen);
     h.act(&[Action::Undo]);
     assert!(h.app.message.contains("undone"), "{}", h.app.message);
-    assert!(h.store.signals(&store::SignalFilter::default()).unwrap().iter().all(|x| x.status == "open"));
+    assert!(h
+        .store
+        .signals(&store::SignalFilter::default())
+        .unwrap()
+        .iter()
+        .all(|x| x.status == "open"));
 }
 
 #[test]
@@ -305,7 +364,14 @@ fn help_overlay_comes_from_the_keymap() {
     h.act(&[Action::Help]);
     let s = h.screen();
     for b in h.app.keymap.help_lines() {
-        if h.app.keymap.help_lines().iter().position(|x| x == &b).unwrap() < 20 {
+        if h.app
+            .keymap
+            .help_lines()
+            .iter()
+            .position(|x| x == &b)
+            .unwrap()
+            < 20
+        {
             assert!(s.contains(&b.1), "help lacks {:?}\n{s}", b);
         }
     }

@@ -9,13 +9,23 @@ use ratatui::Frame;
 
 pub fn draw(f: &mut Frame, app: &App, body: Rect) {
     let lines_src = app.keymap.help_lines();
-    let key_w = lines_src.iter().map(|(k, _)| k.chars().count()).max().unwrap_or(4).min(28);
+    let key_w = lines_src
+        .iter()
+        .map(|(k, _)| k.chars().count())
+        .max()
+        .unwrap_or(4)
+        .min(28);
     let lines: Vec<Line> = lines_src
         .iter()
         .skip(app.help_scroll.min(lines_src.len().saturating_sub(1)))
         .map(|(k, d)| {
             Line::from(vec![
-                Span::styled(format!(" {k:<key_w$}  "), Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD)),
+                Span::styled(
+                    format!(" {k:<key_w$}  "),
+                    Style::default()
+                        .fg(Color::Cyan)
+                        .add_modifier(Modifier::BOLD),
+                ),
                 Span::raw(d.clone()),
             ])
         })
@@ -30,7 +40,11 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
     };
     f.render_widget(Clear, area);
     f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(" Keys (from the active keymap) ")),
+        Paragraph::new(lines).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Keys (from the active keymap) "),
+        ),
         area,
     );
 }

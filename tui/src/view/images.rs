@@ -56,8 +56,12 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Style::default().fg(Color::Yellow)
             };
             let row = Row::new(vec![
-                Cell::from(if first_of_group { p.image.clone() } else { String::new() })
-                    .style(Style::default().add_modifier(Modifier::BOLD)),
+                Cell::from(if first_of_group {
+                    p.image.clone()
+                } else {
+                    String::new()
+                })
+                .style(Style::default().add_modifier(Modifier::BOLD)),
                 Cell::from(p.version.clone()),
                 Cell::from(format!("{:>5}", p.snapshots)),
                 Cell::from(p.status.clone()).style(status_style),
@@ -87,8 +91,21 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         ],
     )
     .header(
-        Row::new(vec!["IMAGE", "VERSION", "SNAPSHOTS", "STATUS", "COMMONALITY", "CONTAINERS", "SIGNALS", "LAST UPDATED"])
-            .style(Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan)),
+        Row::new(vec![
+            "IMAGE",
+            "VERSION",
+            "SNAPSHOTS",
+            "STATUS",
+            "COMMONALITY",
+            "CONTAINERS",
+            "SIGNALS",
+            "LAST UPDATED",
+        ])
+        .style(
+            Style::default()
+                .add_modifier(Modifier::BOLD)
+                .fg(Color::Cyan),
+        ),
     )
     .block(block);
     f.render_widget(table, area);

@@ -74,7 +74,10 @@ pub fn commonality_style(c: f64) -> Style {
 
 pub fn severity_style(s: &str) -> Style {
     match s {
-        "critical" => Style::default().fg(Color::White).bg(Color::Red).add_modifier(Modifier::BOLD),
+        "critical" => Style::default()
+            .fg(Color::White)
+            .bg(Color::Red)
+            .add_modifier(Modifier::BOLD),
         "high" => Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
         "medium" => Style::default().fg(Color::Yellow),
         "low" => Style::default().fg(Color::Cyan),
@@ -107,11 +110,21 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
     let tabs = [
         (Screen::Images, format!("1 Images ({})", app.images.len())),
         (Screen::Signals, format!("2 Signals ({open} open)")),
-        (Screen::Suppressions, format!("3 Suppressions ({})", app.suppressions.iter().filter(|s| s.active).count())),
+        (
+            Screen::Suppressions,
+            format!(
+                "3 Suppressions ({})",
+                app.suppressions.iter().filter(|s| s.active).count()
+            ),
+        ),
     ];
-    let mut spans = vec![Span::styled(" wsprof ", Style::default().fg(Color::Black).bg(Color::Cyan))];
+    let mut spans = vec![Span::styled(
+        " wsprof ",
+        Style::default().fg(Color::Black).bg(Color::Cyan),
+    )];
     for (screen, label) in tabs {
-        let on = app.screen == screen || (screen == Screen::Images && app.screen == Screen::Profile);
+        let on =
+            app.screen == screen || (screen == Screen::Images && app.screen == Screen::Profile);
         let style = if on {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         } else {
@@ -131,23 +144,37 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
 }
 
 fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
-    let line = if app.search.editing || !app.search.query.is_empty() {
+    let line = if app.search.editing || (app.message.is_empty() && !app.search.query.is_empty()) {
         let cursor = if app.search.editing { "_" } else { "" };
         Line::from(vec![
             Span::styled("/", Style::default().fg(Color::Cyan)),
             Span::raw(format!("{}{cursor}", app.search.query)),
             Span::styled(
-                if app.search.editing { "   (Enter keep, Esc clear)" } else { "   (Esc clears)" },
+                if app.search.editing {
+                    "   (Enter keep, Esc clear)"
+                } else {
+                    "   (Esc clears)"
+                },
                 Style::default().fg(Color::DarkGray),
             ),
         ])
     } else if !app.message.is_empty() {
-        Line::from(Span::styled(app.message.clone(), Style::default().fg(Color::Yellow)))
+        Line::from(Span::styled(
+            app.message.clone(),
+            Style::default().fg(Color::Yellow),
+        ))
     } else {
         let k = &app.keymap;
-        let hint = |a: crate::action::Action, what: &str| format!("{} {what}", k.keys_for(a).split(", ").next().unwrap_or(""));
+        let hint = |a: crate::action::Action, what: &str| {
+            format!("{} {what}", k.keys_for(a).split(", ").next().unwrap_or(""))
+        };
         use crate::action::Action as A;
-        let mut parts = vec![hint(A::Help, "help"), hint(A::Search, "search"), hint(A::Open, "open"), hint(A::Back, "back")];
+        let mut parts = vec![
+            hint(A::Help, "help"),
+            hint(A::Search, "search"),
+            hint(A::Open, "open"),
+            hint(A::Back, "back"),
+        ];
         if app.screen == Screen::Signals {
             parts.push(hint(A::Accept, "accept"));
             parts.push(hint(A::Reject, "reject"));
@@ -157,7 +184,10 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             parts.push(hint(A::Undo, "undo"));
         }
         parts.push(hint(A::Quit, "quit"));
-        Line::from(Span::styled(parts.join("  "), Style::default().fg(Color::DarkGray)))
+        Line::from(Span::styled(
+            parts.join("  "),
+            Style::default().fg(Color::DarkGray),
+        ))
     };
     f.render_widget(Paragraph::new(line), area);
 }
@@ -171,7 +201,8 @@ fn draw_status(f: &mut Frame, app: &App, area: Rect) {
         .collect::<Vec<_>>()
         .join(" | ");
     f.render_widget(
-        Paragraph::new(Line::from(Span::raw(format!(" {text}")))).style(Style::default().fg(Color::Black).bg(Color::Gray)),
+        Paragraph::new(Line::from(Span::raw(format!(" {text}"))))
+            .style(Style::default().fg(Color::Black).bg(Color::Gray)),
         area,
     );
 }

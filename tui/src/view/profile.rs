@@ -19,9 +19,14 @@ struct Parts {
 }
 
 fn parts(body: Rect) -> Parts {
-    let [header, main, snapshots] =
-        Layout::vertical([Constraint::Length(3), Constraint::Min(6), Constraint::Length(7)]).areas(body);
-    let [tree, side] = Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
+    let [header, main, snapshots] = Layout::vertical([
+        Constraint::Length(3),
+        Constraint::Min(6),
+        Constraint::Length(7),
+    ])
+    .areas(body);
+    let [tree, side] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(main);
     Parts {
         header,
         tree,
@@ -51,7 +56,8 @@ fn focus_style(on: bool) -> Style {
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let Some(pv) = &app.profile else {
         f.render_widget(
-            Paragraph::new("This profile is not in the store (any more).").block(Block::default().borders(Borders::ALL)),
+            Paragraph::new("This profile is not in the store (any more).")
+                .block(Block::default().borders(Borders::ALL)),
             area,
         );
         return;
@@ -59,21 +65,34 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let p = parts(area);
     let s = &pv.summary;
     let status_style = if s.status == "stable" {
-        Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)
+        Style::default()
+            .fg(Color::Green)
+            .add_modifier(Modifier::BOLD)
     } else {
-        Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        Style::default()
+            .fg(Color::Yellow)
+            .add_modifier(Modifier::BOLD)
     };
     let header = Line::from(vec![
-        Span::styled(format!("{}:{}  ", s.image, s.version), Style::default().add_modifier(Modifier::BOLD)),
+        Span::styled(
+            format!("{}:{}  ", s.image, s.version),
+            Style::default().add_modifier(Modifier::BOLD),
+        ),
         Span::styled(s.status.to_uppercase(), status_style),
         Span::raw("   behaviour commonality "),
-        Span::styled(percent(s.commonality), commonality_style(s.commonality).add_modifier(Modifier::BOLD)),
+        Span::styled(
+            percent(s.commonality),
+            commonality_style(s.commonality).add_modifier(Modifier::BOLD),
+        ),
         Span::raw(format!(
             "   {} snapshots from {} containers   {} nodes   {} open signals",
             s.snapshots, s.containers, s.nodes, pv.open_signals
         )),
     ]);
-    f.render_widget(Paragraph::new(header).block(Block::default().borders(Borders::ALL)), p.header);
+    f.render_widget(
+        Paragraph::new(header).block(Block::default().borders(Borders::ALL)),
+        p.header,
+    );
 
     // tree
     let rows_area = list_rows(area);
@@ -127,11 +146,19 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     // side panel
     let mut side: Vec<Line> = Vec::new();
     if let Some(n) = tree.selected() {
-        side.push(Line::from(Span::styled(n.label.clone(), Style::default().add_modifier(Modifier::BOLD))));
+        side.push(Line::from(Span::styled(
+            n.label.clone(),
+            Style::default().add_modifier(Modifier::BOLD),
+        )));
         side.push(Line::from(vec![
             Span::raw("in "),
             Span::styled(
-                format!("{} of {} snapshots ({})", n.snapshots, s.snapshots, percent(n.commonality).trim()),
+                format!(
+                    "{} of {} snapshots ({})",
+                    n.snapshots,
+                    s.snapshots,
+                    percent(n.commonality).trim()
+                ),
                 commonality_style(n.commonality),
             ),
         ]));
@@ -142,27 +169,45 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             )));
         }
         let leaves = tree.selected_leaves();
-        for (kind, title) in [("file", "Files"), ("dns", "DNS"), ("net", "Network"), ("kernel", "Kernel activity")] {
+        for (kind, title) in [
+            ("file", "Files"),
+            ("dns", "DNS"),
+            ("net", "Network"),
+            ("kernel", "Kernel activity"),
+        ] {
             let of_kind: Vec<_> = leaves.iter().filter(|l| l.kind == kind).collect();
             if of_kind.is_empty() {
                 continue;
             }
             side.push(Line::from(Span::styled(
                 format!("{title} ({})", of_kind.len()),
-                Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD),
+                Style::default()
+                    .fg(Color::Cyan)
+                    .add_modifier(Modifier::BOLD),
             )));
             for l in of_kind {
-                let access = if l.access.is_empty() { String::new() } else { format!(" [{}]", l.access.join(",")) };
+                let access = if l.access.is_empty() {
+                    String::new()
+                } else {
+                    format!(" [{}]", l.access.join(","))
+                };
                 side.push(Line::from(vec![
                     Span::styled(percent(l.commonality), commonality_style(l.commonality)),
                     Span::raw(format!(" {}{access}", l.label)),
-                    Span::styled(format!("  {}/{}", l.snapshots, s.snapshots), Style::default().fg(Color::DarkGray)),
+                    Span::styled(
+                        format!("  {}/{}", l.snapshots, s.snapshots),
+                        Style::default().fg(Color::DarkGray),
+                    ),
                 ]));
             }
         }
     }
     f.render_widget(
-        Paragraph::new(side).block(Block::default().borders(Borders::ALL).title(" Selected process ")),
+        Paragraph::new(side).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Selected process "),
+        ),
         p.side,
     );
 
@@ -179,13 +224,19 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             let mut line = Line::from(vec![
                 Span::raw(format!("{}  ", time(sn.ended_ms))),
                 Span::raw(format!("{:<22} ", cut(&sn.id, 22))),
-                Span::raw(format!("container {}  ", &sn.container_id[..sn.container_id.len().min(12)])),
+                Span::raw(format!(
+                    "container {}  ",
+                    &sn.container_id[..sn.container_id.len().min(12)]
+                )),
                 Span::raw(format!("host {:<10} ", cut(&sn.host, 10))),
                 Span::raw(format!("{:>4} nodes ", sn.nodes)),
                 if sn.merged {
                     Span::styled("merged", Style::default().fg(Color::Green))
                 } else {
-                    Span::styled("kept (profile was Stable)", Style::default().fg(Color::DarkGray))
+                    Span::styled(
+                        "kept (profile was Stable)",
+                        Style::default().fg(Color::DarkGray),
+                    )
                 },
             ]);
             if i == pv.snapshot_sel && pv.focus == ProfileFocus::Snapshots {
@@ -198,7 +249,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         Paragraph::new(snap_lines).block(
             Block::default()
                 .borders(Borders::ALL)
-                .title(format!(" Snapshots and containers ({}) ", pv.snapshots.len()))
+                .title(format!(
+                    " Snapshots and containers ({}) ",
+                    pv.snapshots.len()
+                ))
                 .border_style(focus_style(pv.focus == ProfileFocus::Snapshots)),
         ),
         p.snapshots,

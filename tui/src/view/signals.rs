@@ -45,7 +45,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     };
     let block = Block::default().borders(Borders::ALL).title(title);
     if visible.is_empty() {
-        let msg = if app.signals.is_empty() { "No signals yet." } else { "Nothing matches." };
+        let msg = if app.signals.is_empty() {
+            "No signals yet."
+        } else {
+            "Nothing matches."
+        };
         f.render_widget(Paragraph::new(msg).block(block), list);
     } else {
         let rows_area = list_rows(area);
@@ -63,10 +67,17 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     (_, true) => Span::styled("✓", Style::default().fg(Color::Green)),
                     _ => Span::raw(" "),
                 };
-                let count = if s.count > 1 { format!("×{}", s.count) } else { String::new() };
+                let count = if s.count > 1 {
+                    format!("×{}", s.count)
+                } else {
+                    String::new()
+                };
                 let row = Row::new(vec![
                     Cell::from(time(s.ts_ms)[8..].to_string()),
-                    Cell::from(Span::styled(cut(&s.severity, 4).replace('…', ""), severity_style(&s.severity))),
+                    Cell::from(Span::styled(
+                        cut(&s.severity, 4).replace('…', ""),
+                        severity_style(&s.severity),
+                    )),
                     Cell::from(mark),
                     Cell::from(s.rule_id.clone()),
                     Cell::from(format!("{}:{}", s.image, s.version)),
@@ -95,8 +106,14 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             ],
         )
         .header(
-            Row::new(vec!["DAY TIME", "SEV", "", "RULE", "IMAGE", "PROCESS", "COUNT"])
-                .style(Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan)),
+            Row::new(vec![
+                "DAY TIME", "SEV", "", "RULE", "IMAGE", "PROCESS", "COUNT",
+            ])
+            .style(
+                Style::default()
+                    .add_modifier(Modifier::BOLD)
+                    .fg(Color::Cyan),
+            ),
         )
         .block(block);
         f.render_widget(table, list);
@@ -110,46 +127,83 @@ fn label(s: &str) -> Span<'static> {
 
 fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     let Some(s) = app.selected_signal() else {
-        f.render_widget(Block::default().borders(Borders::ALL).title(" Signal "), area);
+        f.render_widget(
+            Block::default().borders(Borders::ALL).title(" Signal "),
+            area,
+        );
         return;
     };
     let mut lines = vec![
         Line::from(vec![
-            Span::styled(format!("#{} ", s.id), Style::default().add_modifier(Modifier::BOLD)),
-            Span::styled(s.rule_id.clone(), Style::default().add_modifier(Modifier::BOLD)),
+            Span::styled(
+                format!("#{} ", s.id),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
+            Span::styled(
+                s.rule_id.clone(),
+                Style::default().add_modifier(Modifier::BOLD),
+            ),
             Span::raw("  "),
             Span::styled(s.severity.clone(), severity_style(&s.severity)),
         ]),
         Line::from(vec![
             label("status"),
-            Span::raw(format!("{} ({}, last {})", s.status, plural(s.count as u64, "match"), time(s.last_ts_ms))),
+            Span::raw(format!(
+                "{} ({}, last {})",
+                s.status,
+                plural(s.count as u64, "match"),
+                time(s.last_ts_ms)
+            )),
         ]),
     ];
     if !s.mitre.is_empty() {
         lines.push(Line::from(vec![label("mitre"), Span::raw(s.mitre.clone())]));
     }
-    lines.push(Line::from(vec![label("image"), Span::raw(format!("{}:{}", s.image, s.version))]));
-    lines.push(Line::from(vec![label("container"), Span::raw(s.container_id[..s.container_id.len().min(12)].to_string())]));
-    lines.push(Line::from(vec![label("event"), Span::raw(s.summary.clone())]));
+    lines.push(Line::from(vec![
+        label("image"),
+        Span::raw(format!("{}:{}", s.image, s.version)),
+    ]));
+    lines.push(Line::from(vec![
+        label("container"),
+        Span::raw(s.container_id[..s.container_id.len().min(12)].to_string()),
+    ]));
+    lines.push(Line::from(vec![
+        label("event"),
+        Span::raw(s.summary.clone()),
+    ]));
     let mut lineage = s.process.ancestors.clone();
     lineage.reverse();
     lineage.push(s.process.exec_path.clone());
-    lines.push(Line::from(vec![label("process"), Span::raw(lineage.join(" > "))]));
+    lines.push(Line::from(vec![
+        label("process"),
+        Span::raw(lineage.join(" > ")),
+    ]));
     if !s.process.args.is_empty() {
-        lines.push(Line::from(vec![label("argv"), Span::raw(cut(&s.process.args.join(" "), 160))]));
+        lines.push(Line::from(vec![
+            label("argv"),
+            Span::raw(cut(&s.process.args.join(" "), 160)),
+        ]));
     }
     if !s.reason.is_empty() {
         lines.push(Line::from(vec![label("why"), Span::raw(s.reason.clone())]));
     }
     lines.push(Line::raw(""));
-    lines.push(Line::from(Span::styled("Profile context", Style::default().fg(Color::Cyan).add_modifier(Modifier::BOLD))));
+    lines.push(Line::from(Span::styled(
+        "Profile context",
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD),
+    )));
     match (&s.suggestion, s.status.as_str()) {
         (Some(sug), status) => {
             lines.push(Line::from(vec![
                 Span::styled("✓ ", Style::default().fg(Color::Green)),
                 Span::styled(sug.text(), commonality_style(sug.commonality())),
             ]));
-            lines.push(Line::raw(format!("  node: {}", cut(&model::NodeKey(sug.node.0.clone()).last().1, 60))));
+            lines.push(Line::raw(format!(
+                "  node: {}",
+                cut(&model::NodeKey(sug.node.0.clone()).last().1, 60)
+            )));
             if status == "open" {
                 let keys = app.keymap.keys_for(Action::Accept);
                 let preview = match app.preview {
@@ -161,15 +215,26 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
                     None => "accepting hides this signal and future matches".to_string(),
                 };
                 lines.push(Line::from(Span::styled(
-                    format!("Suggestion: suppress {} for this image and process", s.rule_id),
+                    format!(
+                        "Suggestion: suppress {} for this image and process",
+                        s.rule_id
+                    ),
                     Style::default().add_modifier(Modifier::BOLD),
                 )));
                 lines.push(Line::raw(format!("  {preview}")));
                 lines.push(Line::from(vec![
                     Span::raw("  press "),
-                    Span::styled(keys, Style::default().fg(Color::Green).add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        keys,
+                        Style::default()
+                            .fg(Color::Green)
+                            .add_modifier(Modifier::BOLD),
+                    ),
                     Span::raw(" to accept, "),
-                    Span::styled(app.keymap.keys_for(Action::Reject), Style::default().fg(Color::Red).add_modifier(Modifier::BOLD)),
+                    Span::styled(
+                        app.keymap.keys_for(Action::Reject),
+                        Style::default().fg(Color::Red).add_modifier(Modifier::BOLD),
+                    ),
                     Span::raw(" to reject"),
                 ]));
             } else if let Some(id) = s.suppression_id {
@@ -185,7 +250,14 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
                 .images
                 .iter()
                 .find(|p| p.image == s.image && p.version == s.version)
-                .map(|p| format!("  profile {} ({} snapshots, {})", p.status, p.snapshots, percent(p.commonality).trim()));
+                .map(|p| {
+                    format!(
+                        "  profile {} ({} snapshots, {})",
+                        p.status,
+                        p.snapshots,
+                        percent(p.commonality).trim()
+                    )
+                });
             if let Some(c) = c {
                 lines.push(Line::raw(c));
             }

@@ -26,9 +26,11 @@ pub fn list_rows(body: Rect) -> Rect {
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     let [list, detail] = split(area);
     let visible = app.visible_suppressions();
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(format!(" Suppressions ({} active, {} in all) ", app.suppressions.iter().filter(|s| s.active).count(), app.suppressions.len()));
+    let block = Block::default().borders(Borders::ALL).title(format!(
+        " Suppressions ({} active, {} in all) ",
+        app.suppressions.iter().filter(|s| s.active).count(),
+        app.suppressions.len()
+    ));
     if visible.is_empty() {
         let msg = if app.suppressions.is_empty() {
             "No suppressions. Accept a suggestion in the signal queue to add one."
@@ -82,16 +84,34 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             ],
         )
         .header(
-            Row::new(vec!["ID", "RULE", "IMAGE", "PROCESS", "HIDDEN", "STATE", "BY / WHEN"])
-                .style(Style::default().add_modifier(Modifier::BOLD).fg(Color::Cyan)),
+            Row::new(vec![
+                "ID",
+                "RULE",
+                "IMAGE",
+                "PROCESS",
+                "HIDDEN",
+                "STATE",
+                "BY / WHEN",
+            ])
+            .style(
+                Style::default()
+                    .add_modifier(Modifier::BOLD)
+                    .fg(Color::Cyan),
+            ),
         )
         .block(block);
         f.render_widget(table, list);
     }
     let lines = match app.selected_suppression() {
         Some(s) => vec![
-            Line::from(vec![Span::styled("expression ", Style::default().fg(Color::Cyan)), Span::raw(s.expression.clone())]),
-            Line::from(vec![Span::styled("why        ", Style::default().fg(Color::Cyan)), Span::raw(s.reason.clone())]),
+            Line::from(vec![
+                Span::styled("expression ", Style::default().fg(Color::Cyan)),
+                Span::raw(s.expression.clone()),
+            ]),
+            Line::from(vec![
+                Span::styled("why        ", Style::default().fg(Color::Cyan)),
+                Span::raw(s.reason.clone()),
+            ]),
             Line::from(vec![
                 Span::styled("expires    ", Style::default().fg(Color::Cyan)),
                 Span::raw(opt_time(s.expires_ms)),
@@ -102,9 +122,11 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         None => vec![],
     };
     f.render_widget(
-        Paragraph::new(lines)
-            .wrap(Wrap { trim: false })
-            .block(Block::default().borders(Borders::ALL).title(" Selected suppression ")),
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(
+            Block::default()
+                .borders(Borders::ALL)
+                .title(" Selected suppression "),
+        ),
         detail,
     );
 }

@@ -6,7 +6,11 @@ pub fn time(ms: i64) -> String {
     let days = secs.div_euclid(86_400);
     let sod = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}", sod / 3600, (sod % 3600) / 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
+        sod / 3600,
+        (sod % 3600) / 60
+    )
 }
 
 pub fn opt_time(ms: Option<i64>) -> String {
@@ -45,7 +49,9 @@ pub fn cut(s: &str, max: usize) -> String {
 /// Parse a duration like `30m`, `12h`, `7d`, `90s` into ms.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: i64 = num.parse().map_err(|_| format!("`{s}` is not a duration (e.g. 30m, 12h, 7d)"))?;
+    let n: i64 = num
+        .parse()
+        .map_err(|_| format!("`{s}` is not a duration (e.g. 30m, 12h, 7d)"))?;
     let mul = match unit {
         "s" => 1000,
         "m" => 60_000,

@@ -1,0 +1,112 @@
+//! Detection: every event goes through the enabled rules and, when its workload's profile
+//! is Stable, through the anomaly check; what fires becomes a signal in the store
+//! (de-duplicated, or counted on a suppression that hides it).
+
+use crate::{AddOutcome, Result, Store};
+use model::profile::{Profile, ProfileStatus};
+use model::rule::RuleSet;
+use model::signal::{anomaly, NewSignal, SignalKind, ANOMALY_RULE};
+use model::Event;
+use std::collections::HashMap;
+
+/// Counters of what detection did, for status lines and the CLI.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DetectStats {
+    pub events: u64,
+    pub signals: u64,
+    pub deduplicated: u64,
+    pub suppressed: u64,
+    pub anomalies: u64,
+}
+
+/// Rules plus a cache of profiles (Stable ones never change; Learning ones are dropped
+/// from the cache when a snapshot of theirs is ingested).
+pub struct Detector {
+    rules: RuleSet,
+    profiles: HashMap<(String, String), Option<Profile>>,
+    pub stats: DetectStats,
+}
+
+impl Detector {
+    pub fn new(rules: RuleSet) -> Detector {
+        Detector {
+            rules,
+            profiles: HashMap::new(),
+            stats: DetectStats::default(),
+        }
+    }
+
+    pub fn rules(&self) -> &RuleSet {
+        &self.rules
+    }
+
+    /// Forget every cached profile (after statuses changed by time).
+    pub fn forget_profiles(&mut self) {
+        self.profiles.clear();
+    }
+
+    /// Forget the cached profile of an image version (call after ingesting its snapshot).
+    pub fn profile_changed(&mut self, image: &str, version: &str) {
+        self.profiles
+            .remove(&(image.to_string(), version.to_string()));
+    }
+
+    fn profile(&mut self, store: &Store, ev: &Event) -> Result<Option<&Profile>> {
+        let key = (ev.container.image.clone(), ev.container.version.clone());
+        if !self.profiles.contains_key(&key) {
+            let p = store.profile(&key.0, &key.1)?;
+            self.profiles.insert(key.clone(), p);
+        }
+        Ok(self.profiles.get(&key).and_then(Option::as_ref))
+    }
+
+    /// Evaluate one event at `now_ms`; returns what each raised signal became.
+    pub fn on_event(
+        &mut self,
+        store: &mut Store,
+        ev: &Event,
+        now_ms: i64,
+    ) -> Result<Vec<AddOutcome>> {
+        self.stats.events += 1;
+        let mut raised: Vec<NewSignal> = self
+            .rules
+            .matching(ev)
+            .map(|r| {
+                NewSignal::from_event(
+                    ev,
+                    SignalKind::Rule,
+                    &r.id,
+                    r.severity.as_str(),
+                    r.mitre.as_deref().unwrap_or(""),
+                    r.description.clone(),
+                )
+            })
+            .collect();
+        if let Some(p) = self.profile(store, ev)? {
+            if p.status == ProfileStatus::Stable {
+                if let Some(reason) = anomaly(ev, p) {
+                    self.stats.anomalies += 1;
+                    raised.push(NewSignal::from_event(
+                        ev,
+                        SignalKind::Anomaly,
+                        ANOMALY_RULE,
+                        "medium",
+                        "",
+                        reason,
+                    ));
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(raised.len());
+        for s in &raised {
+            let o = store.add_signal(s, now_ms)?;
+            match o {
+                AddOutcome::Inserted(_) => self.stats.signals += 1,
+                AddOutcome::Deduplicated(_) => self.stats.deduplicated += 1,
+                AddOutcome::Suppressed(_) => self.stats.suppressed += 1,
+            }
+            out.push(o);
+        }
+        Ok(out)
+    }
+}

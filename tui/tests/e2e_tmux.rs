@@ -1,0 +1,151 @@
+//! End to end in a real terminal: the real `wsprof` binary in tmux replays the demo,
+//! a person navigates images -> profile -> signal queue and accepts a suggestion with its
+//! key; then the CLI twin shows that signal suppressed.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("run tmux");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn screen(session: &str) -> String {
+    tmux(&["capture-pane", "-p", "-t", session])
+}
+
+fn keys(session: &str, keys: &[&str]) {
+    for k in keys {
+        tmux(&["send-keys", "-t", session, k]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+fn wait_for(session: &str, what: &str, timeout: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let s = screen(session);
+        if s.contains(what) {
+            return s;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out waiting for {what:?}; screen:\n{s}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+struct Session(String);
+impl Drop for Session {
+    fn drop(&mut self) {
+        tmux(&["kill-session", "-t", &self.0]);
+    }
+}
+
+fn have_tmux() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+#[test]
+fn demo_navigate_accept_suggestion_then_cli_shows_it_suppressed() {
+    if !have_tmux() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("tmux is required in CI (scripts/setup.sh installs it)");
+        }
+        eprintln!("SKIP demo_navigate_accept_suggestion_then_cli_shows_it_suppressed: tmux is not installed");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_wsprof");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.duckdb");
+    let log = dir.path().join("wsprof.log");
+    let session = format!("wsprof-e2e-{}", std::process::id());
+    let cmd = format!(
+        "XDG_CONFIG_HOME={cfg} {bin} demo --speed max --db {db} --log-file {log}; echo EXITED $?; sleep 30",
+        cfg = dir.path().display(),
+        db = db.display(),
+        log = log.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "-s",
+        &session,
+        &cmd,
+    ]);
+    let _guard = Session(session.clone());
+
+    // images screen, then the replay finishes
+    wait_for(&session, "IMAGE", Duration::from_secs(20));
+    let s = wait_for(&session, "replayed", Duration::from_secs(300));
+    assert!(
+        s.contains("nginx") && s.contains("stable") && s.contains("learning"),
+        "{s}"
+    );
+
+    // images -> profile
+    keys(&session, &["Enter"]);
+    let s = wait_for(&session, "Process tree", Duration::from_secs(10));
+    assert!(
+        s.contains("behaviour commonality") && s.contains("Snapshots and containers"),
+        "{s}"
+    );
+
+    // -> signal queue, search for signals with a suggestion
+    keys(&session, &["Escape", "2"]);
+    wait_for(&session, "Signal queue", Duration::from_secs(10));
+    keys(&session, &["/", "k", "n", "o", "w", "n", "Enter"]);
+    let s = wait_for(&session, "press a to accept", Duration::from_secs(10));
+    // the selected signal's id is shown as `#N rule` in the side panel
+    let id: i64 = s
+        .split('#')
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no signal id on screen:\n{s}"));
+    keys(&session, &["a"]);
+    let s = wait_for(&session, "suppression 1 added", Duration::from_secs(10));
+    assert!(s.contains("signal(s) hidden"), "{s}");
+    keys(&session, &["3"]);
+    let s = wait_for(&session, "Suppressions (1 active", Duration::from_secs(10));
+    assert!(s.contains("active"), "{s}");
+    keys(&session, &["q"]);
+    wait_for(&session, "EXITED 0", Duration::from_secs(20));
+
+    // the CLI twin over the same file
+    let out = Command::new(bin)
+        .args(["signals", "--json", "--db"])
+        .arg(&db)
+        .arg("--log-file")
+        .arg(&log)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signals: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let accepted = signals
+        .iter()
+        .find(|s| s["id"] == id)
+        .expect("accepted signal listed");
+    assert_eq!(accepted["status"], "suppressed", "{accepted}");
+    assert_eq!(accepted["suppression_id"], 1);
+    report_first_frame(&log);
+}
+
+fn report_first_frame(log: &Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    if let Some(line) = text.lines().find(|l| l.contains("first frame drawn")) {
+        eprintln!("measured: {line}");
+    }
+}

@@ -37,16 +37,37 @@ impl Suppression {
     }
 }
 
-/// Build the suppression expression text for a rule, an image and a lineage.
-pub fn expression_text(rule_id: &str, image: &str, lineage: &[String]) -> String {
-    let (path, ancestors) = lineage
-        .split_last()
-        .map_or(("", &[][..]), |(l, a)| (l.as_str(), a));
-    let anc: Vec<String> = ancestors.iter().rev().map(|a| format!("{a:?}")).collect();
-    format!(
-        "rule == {rule_id:?} && container.image.name == {image:?} && process.file.path == {path:?} && process.ancestors.file.path == [{}]",
-        anc.join(", ")
-    )
+/// The suppression as rule-language text (parsable by [`crate::rule::parse`]): the image
+/// and the exact process lineage. The rule it applies to is stored beside it.
+pub fn expression_text(image: &str, lineage: &[String]) -> String {
+    let (path, ancestors) = lineage.split_last().map_or(("", &[][..]), |(l, a)| (l.as_str(), a));
+    let nearest_first: Vec<String> = ancestors.iter().rev().cloned().collect();
+    crate::rule::suppression_expr(image, path, &nearest_first).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{ContainerRef, Event, EventKind, ProcessInfo};
+
+    #[test]
+    fn expression_parses_back_and_matches_the_process() {
+        let lineage = vec!["/usr/sbin/nginx".to_string(), "/bin/sh".to_string()];
+        let text = expression_text("nginx", &lineage);
+        let expr = crate::rule::parse(&text).unwrap();
+        let ev = |anc: &str| Event {
+            ts_ms: 0,
+            container: ContainerRef { id: "c".into(), image: "nginx".into(), version: "1".into() },
+            process: ProcessInfo {
+                exec_path: "/bin/sh".into(),
+                ancestors: vec![anc.to_string()],
+                ..Default::default()
+            },
+            kind: EventKind::Exec,
+        };
+        assert!(expr.matches(&ev("/usr/sbin/nginx")), "{text}");
+        assert!(!expr.matches(&ev("/usr/sbin/apache2")), "{text}");
+    }
 }
 
 /// The lineage a suppression for this signal node would hold.

@@ -85,7 +85,7 @@ impl Store {
         }
         let open = self.matching_signals(&s.rule_id, &s.image, &lineage, Some("open"))?;
         let hidden: u64 = open.iter().map(|(_, c)| *c as u64).sum();
-        let expression = expression_text(&s.rule_id, &s.image, &lineage);
+        let expression = expression_text(&s.image, &lineage);
         let lineage_json =
             serde_json::to_string(&lineage).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self.conn.transaction()?;

@@ -76,8 +76,8 @@ pub struct App {
     pub signals: Vec<SignalRow>,
     pub signal_sel: usize,
     pub filter: SignalFilter,
-    /// (signals, matches) the selected signal's suggestion would hide.
-    pub preview: Option<(u32, u64)>,
+    /// (signal id, signals, matches): what accepting that signal's suggestion would hide.
+    pub preview: Option<(i64, u32, u64)>,
     pub suppressions: Vec<SuppressionRow>,
     pub suppression_sel: usize,
     pub search: Search,
@@ -246,13 +246,26 @@ impl App {
             let (img, ver) = (pv.summary.image.clone(), pv.summary.version.clone());
             self.load_profile(store, &img, &ver)?;
         }
-        self.preview = match self.selected_signal() {
-            Some(s) if s.suggestion.is_some() && s.status == "open" => {
-                store.preview_suppression(s.id).ok()
-            }
-            _ => None,
-        };
+        self.preview = None;
+        self.ensure_preview(store);
         Ok(())
+    }
+
+    /// Compute the accept preview of the selected signal if it is not the one computed.
+    pub fn ensure_preview(&mut self, store: &Store) {
+        let want = self
+            .selected_signal()
+            .filter(|s| s.suggestion.is_some() && s.status == "open")
+            .map(|s| s.id);
+        if self.preview.map(|p| p.0) != want {
+            self.preview = want.and_then(|id| store.preview_suppression(id).ok().map(|(n, m)| (id, n, m)));
+        }
+    }
+
+    /// The preview for the selected signal, if it is current.
+    pub fn current_preview(&self) -> Option<(u32, u64)> {
+        let (id, n, m) = self.preview?;
+        (self.selected_signal()?.id == id).then_some((n, m))
     }
 
     fn load_profile(
@@ -392,7 +405,6 @@ impl App {
             Screen::Signals => {
                 let n = self.visible_signals().len();
                 step(&mut self.signal_sel, n, delta);
-                self.preview = None;
             }
             Screen::Suppressions => {
                 let n = self.visible_suppressions().len();
@@ -580,6 +592,7 @@ impl App {
                 }
             }
         }
+        self.ensure_preview(store);
     }
 
     fn reload(&mut self, store: &Store) {
@@ -660,7 +673,6 @@ impl App {
             Screen::Signals => {
                 if row < self.visible_signals().len() {
                     self.signal_sel = row;
-                    self.preview = None;
                 }
             }
             Screen::Suppressions => {

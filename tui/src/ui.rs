@@ -15,9 +15,23 @@ pub static PROCESS_START: std::sync::OnceLock<Instant> = std::sync::OnceLock::ne
 
 /// Who is at the keyboard (for "who accepted this suppression").
 pub fn current_user() -> String {
-    std::env::var("SUDO_USER")
-        .or_else(|_| std::env::var("USER"))
-        .unwrap_or_else(|_| "unknown".into())
+    for var in ["SUDO_USER", "USER", "LOGNAME"] {
+        if let Ok(v) = std::env::var(var) {
+            if !v.is_empty() {
+                return v;
+            }
+        }
+    }
+    // SAFETY: getpwuid returns a pointer to static storage or null; read it at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::getuid());
+        if !pw.is_null() && !(*pw).pw_name.is_null() {
+            if let Ok(name) = std::ffi::CStr::from_ptr((*pw).pw_name).to_str() {
+                return name.to_string();
+            }
+        }
+        format!("uid {}", libc::getuid())
+    }
 }
 
 /// Run until the person quits.
@@ -68,7 +82,9 @@ pub fn run<B: Backend>(
         }
         match event::read()? {
             Event::Key(k) if k.kind == KeyEventKind::Press => {
-                if !app.search_input(&k) {
+                if app.search_input(&k) {
+                    app.ensure_preview(&*lock()?);
+                } else {
                     if let Some(a) = app.keymap.action_for(&Key::from_event(&k)) {
                         app.apply(a, &mut *lock()?);
                     }

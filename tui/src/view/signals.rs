@@ -206,7 +206,7 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
             )));
             if status == "open" {
                 let keys = app.keymap.keys_for(Action::Accept);
-                let preview = match app.preview {
+                let preview = match app.current_preview() {
                     Some((n, m)) => format!(
                         "hides now: {} ({}), and all future matches",
                         plural(n as u64, "signal"),

@@ -102,7 +102,9 @@ impl Detector {
             let o = store.add_signal(s, now_ms)?;
             match o {
                 AddOutcome::Inserted(_) => self.stats.signals += 1,
-                AddOutcome::Deduplicated(_) => self.stats.deduplicated += 1,
+                AddOutcome::Deduplicated(_) | AddOutcome::RateLimited(_) => {
+                    self.stats.deduplicated += 1
+                }
                 AddOutcome::Suppressed(_) => self.stats.suppressed += 1,
             }
             out.push(o);

@@ -56,6 +56,9 @@ pub struct StoreSettings {
     pub suggestion_threshold: f64,
     /// Identical signals within this window are counted on the first one.
     pub dedup_window_ms: i64,
+    /// At most this many new signals of one rule for one container per window; more
+    /// matches are counted on the newest.
+    pub rate_limit: u32,
 }
 
 impl Default for StoreSettings {
@@ -64,6 +67,7 @@ impl Default for StoreSettings {
             lifecycle: model::LifecycleSettings::default(),
             suggestion_threshold: model::signal::DEFAULT_SUGGESTION_THRESHOLD,
             dedup_window_ms: 3600 * 1000,
+            rate_limit: 20,
         }
     }
 }

@@ -17,6 +17,8 @@ pub enum AddOutcome {
     Inserted(i64),
     /// Counted on an identical earlier signal.
     Deduplicated(i64),
+    /// Counted on the newest signal of the same rule and container: too many in the window.
+    RateLimited(i64),
     /// Hidden by this suppression (counted on it).
     Suppressed(i64),
 }
@@ -129,6 +131,28 @@ impl Store {
             )?;
             tx.commit()?;
             return Ok(AddOutcome::Deduplicated(id));
+        }
+        // 3. rate limit: past the limit of new signals of a rule for a container within the
+        //    window, count on the newest instead of queueing more
+        let (recent, newest): (i64, Option<i64>) = tx.query_row(
+            "SELECT count(*), arg_max(signal_id, ts_ms) FROM signals
+             WHERE rule_id = ? AND container_id = ? AND ? - ts_ms <= ? AND ts_ms <= ?",
+            params![
+                s.rule_id,
+                s.container.id,
+                s.ts_ms,
+                self.settings.dedup_window_ms,
+                s.ts_ms
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        if let Some(id) = newest.filter(|_| recent >= self.settings.rate_limit as i64) {
+            tx.execute(
+                "UPDATE signals SET count = count + 1, last_ts_ms = greatest(last_ts_ms, ?) WHERE signal_id = ?",
+                params![s.ts_ms, id],
+            )?;
+            tx.commit()?;
+            return Ok(AddOutcome::RateLimited(id));
         }
         let process =
             serde_json::to_string(&s.process).map_err(|e| StoreError::Corrupt(e.to_string()))?;

@@ -452,3 +452,57 @@ fn repeated_reads_between_writes_stay_correct() {
         let _ = s.suppressions(true).unwrap();
     }
 }
+
+#[test]
+fn rate_limit_counts_a_burst_on_the_newest_signal() {
+    let (_d, mut s) = open_temp();
+    s.settings.rate_limit = 3;
+    let c = container(1, "web", "1.0");
+    let mut outcomes = Vec::new();
+    for i in 0..6 {
+        // distinct processes, so no de-duplication: only the rate limit applies
+        let p = format!("/usr/bin/tool{i}");
+        outcomes.push(
+            s.add_signal(
+                &signal(&c, &["/usr/sbin/nginx", p.as_str()], "burst", 1000 + i),
+                2000,
+            )
+            .unwrap(),
+        );
+    }
+    let inserted = outcomes
+        .iter()
+        .filter(|o| matches!(o, AddOutcome::Inserted(_)))
+        .count();
+    assert_eq!(inserted, 3, "{outcomes:?}");
+    let AddOutcome::Inserted(newest) = outcomes[2] else {
+        panic!()
+    };
+    assert!(
+        outcomes[3..]
+            .iter()
+            .all(|o| *o == AddOutcome::RateLimited(newest)),
+        "{outcomes:?}"
+    );
+    assert_eq!(s.signal(newest).unwrap().count, 4);
+    // another container is not limited by this one's burst
+    let other = container(2, "web", "1.0");
+    assert!(matches!(
+        s.add_signal(
+            &signal(&other, &["/usr/sbin/nginx", "/bin/x"], "burst", 1010),
+            2000
+        )
+        .unwrap(),
+        AddOutcome::Inserted(_)
+    ));
+    // after the window, new signals queue again
+    let later = 1000 + s.settings.dedup_window_ms + 1;
+    assert!(matches!(
+        s.add_signal(
+            &signal(&c, &["/usr/sbin/nginx", "/bin/y"], "burst", later),
+            later
+        )
+        .unwrap(),
+        AddOutcome::Inserted(_)
+    ));
+}

@@ -258,7 +258,8 @@ impl App {
             .filter(|s| s.suggestion.is_some() && s.status == "open")
             .map(|s| s.id);
         if self.preview.map(|p| p.0) != want {
-            self.preview = want.and_then(|id| store.preview_suppression(id).ok().map(|(n, m)| (id, n, m)));
+            self.preview =
+                want.and_then(|id| store.preview_suppression(id).ok().map(|(n, m)| (id, n, m)));
         }
     }
 

@@ -149,3 +149,104 @@ fn report_first_frame(log: &Path) {
         eprintln!("measured: {line}");
     }
 }
+
+/// Accept a suggestion while the demo is still replaying, then check that later matches
+/// of that rule for that image and process were hidden (counted on the suppression), not
+/// queued.
+#[test]
+fn accepting_early_hides_the_next_matching_signals() {
+    if !have_tmux() {
+        if std::env::var("CI").is_ok_and(|v| v == "true") {
+            panic!("tmux is required in CI (scripts/setup.sh installs it)");
+        }
+        eprintln!("SKIP accepting_early_hides_the_next_matching_signals: tmux is not installed");
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_wsprof");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.duckdb");
+    let log = dir.path().join("wsprof.log");
+    let session = format!("wsprof-e2e-early-{}", std::process::id());
+    // 3 simulated days in about 30 s
+    let cmd = format!(
+        "XDG_CONFIG_HOME={cfg} {bin} demo --speed 9000 --db {db} --log-file {log}; echo EXITED $?; sleep 30",
+        cfg = dir.path().display(),
+        db = db.display(),
+        log = log.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "45",
+        "-s",
+        &session,
+        &cmd,
+    ]);
+    let _guard = Session(session.clone());
+    wait_for(&session, "IMAGE", Duration::from_secs(20));
+    keys(&session, &["2"]);
+    wait_for(&session, "Signal queue", Duration::from_secs(10));
+    keys(&session, &["/", "k", "n", "o", "w", "n", "Enter"]);
+    let s = wait_for(&session, "press a to accept", Duration::from_secs(120));
+    assert!(
+        s.contains("replaying"),
+        "the replay should still be running:\n{s}"
+    );
+    keys(&session, &["a"]);
+    let s = wait_for(&session, "suppression 1 added", Duration::from_secs(10));
+    let hidden_at_accept: u64 = s
+        .split("; ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no hidden count in the message:\n{s}"));
+    wait_for(&session, "replayed", Duration::from_secs(300));
+    keys(&session, &["q"]);
+    wait_for(&session, "EXITED 0", Duration::from_secs(20));
+
+    let json = |args: &[&str]| -> serde_json::Value {
+        let out = Command::new(bin)
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--log-file")
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let sups = json(&["suppressions", "--json"]);
+    let sup = &sups[0];
+    let hidden = sup["hidden"].as_u64().unwrap();
+    assert!(
+        hidden > hidden_at_accept,
+        "later matches must be counted on the suppression: {hidden} vs {hidden_at_accept} at accept\n{sup}"
+    );
+    let lineage: Vec<String> = serde_json::from_value(sup["lineage"].clone()).unwrap();
+    let created = sup["created_ms"].as_i64().unwrap();
+    let signals = json(&[
+        "signals",
+        "--json",
+        "--rule",
+        sup["rule_id"].as_str().unwrap(),
+        "--image",
+        sup["image"].as_str().unwrap(),
+    ]);
+    for s in signals.as_array().unwrap() {
+        let key = model::NodeKey(s["node_key"].as_str().unwrap().to_string());
+        if key.lineage() == lineage {
+            assert!(
+                s["ts_ms"].as_i64().unwrap() <= created && s["status"] == "suppressed",
+                "a matching signal was queued after the suppression: {s}"
+            );
+        }
+    }
+}

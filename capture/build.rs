@@ -7,7 +7,9 @@ fn main() -> anyhow::Result<()> {
     let common = dir.join("../capture-common");
     println!("cargo:rerun-if-changed={}", common.display());
     let ebpf = ebpf.canonicalize()?;
-    let root = ebpf.to_str().ok_or_else(|| anyhow::anyhow!("non-UTF-8 path"))?;
+    let root = ebpf
+        .to_str()
+        .ok_or_else(|| anyhow::anyhow!("non-UTF-8 path"))?;
     aya_build::build_ebpf(
         [aya_build::Package {
             name: "capture-ebpf",

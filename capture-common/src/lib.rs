@@ -272,7 +272,10 @@ pub trait AsBytes: Sized {
         // SAFETY: implemented only for #[repr(C)] structs of integers/byte arrays without
         // implicit padding (checked by the size assertions below).
         unsafe {
-            core::slice::from_raw_parts((self as *const Self).cast::<u8>(), core::mem::size_of::<Self>())
+            core::slice::from_raw_parts(
+                (self as *const Self).cast::<u8>(),
+                core::mem::size_of::<Self>(),
+            )
         }
     }
 }
@@ -290,9 +293,7 @@ const _: () = assert!(core::mem::size_of::<ProcEvent>() == 48);
 const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 24 + 2 * PATH_LEN);
 const _: () = assert!(core::mem::size_of::<NetEvent>() == 64);
 const _: () = assert!(core::mem::size_of::<DnsEvent>() == 48 + DNS_LEN);
-const _: () = assert!(
-    core::mem::size_of::<KernelEvent>() == 64 + PATH_LEN + SRC_LEN + FSTYPE_LEN
-);
+const _: () = assert!(core::mem::size_of::<KernelEvent>() == 64 + PATH_LEN + SRC_LEN + FSTYPE_LEN);
 const _: () = assert!(core::mem::size_of::<DedupKey>() == 32);
 
 /// The C string at the start of a buffer (up to the first NUL).

@@ -252,7 +252,10 @@ mod tests {
         bytes[0] = KIND_FORK as u8;
         assert!(matches!(
             decode(&bytes),
-            Err(DecodeError::WrongSize { kind: KIND_FORK, .. })
+            Err(DecodeError::WrongSize {
+                kind: KIND_FORK,
+                ..
+            })
         ));
         let err = decode(&[0; 40]).unwrap_err().to_string();
         assert_eq!(err, "unknown event kind id 0");

@@ -151,7 +151,11 @@ fn read_user_str<const N: usize>(src: u64, dst: &mut [u8; N]) {
         return;
     }
     let n = unsafe {
-        bpf_probe_read_user_str(dst.as_mut_ptr() as *mut c_void, N as u32, src as *const c_void)
+        bpf_probe_read_user_str(
+            dst.as_mut_ptr() as *mut c_void,
+            N as u32,
+            src as *const c_void,
+        )
     };
     if n < 0 {
         dst[0] = 0;
@@ -212,9 +216,8 @@ fn try_exec_enter(ctx: &TracePointContext, argv_idx: usize) -> Result<u32, u32> 
             break;
         }
         let dst = unsafe { ev.argv.as_mut_ptr().add(off & (HALF - 1)) };
-        let n = unsafe {
-            bpf_probe_read_user_str(dst as *mut c_void, HALF as u32, p as *const c_void)
-        };
+        let n =
+            unsafe { bpf_probe_read_user_str(dst as *mut c_void, HALF as u32, p as *const c_void) };
         if n <= 0 {
             break;
         }
@@ -354,16 +357,36 @@ fn file_enter(ctx: &TracePointContext, a: &FileArgs) -> Result<u32, u32> {
     let ev = SCRATCH_FILE.get_ptr_mut(0).ok_or(1u32)?;
     let ev = unsafe { &mut *ev };
     fill_hdr(&mut ev.hdr, a.kind);
-    ev.dfd = if a.dfd >= 0 { arg(ctx, a.dfd as usize) as i32 } else { AT_FDCWD };
-    ev.flags = if a.flags >= 0 { arg(ctx, a.flags as usize) as u32 } else { a.fixed_flags };
-    ev.mode = if a.mode >= 0 { arg(ctx, a.mode as usize) as u32 } else { 0 };
+    ev.dfd = if a.dfd >= 0 {
+        arg(ctx, a.dfd as usize) as i32
+    } else {
+        AT_FDCWD
+    };
+    ev.flags = if a.flags >= 0 {
+        arg(ctx, a.flags as usize) as u32
+    } else {
+        a.fixed_flags
+    };
+    ev.mode = if a.mode >= 0 {
+        arg(ctx, a.mode as usize) as u32
+    } else {
+        0
+    };
     if a.open_how >= 0 {
         let how = arg(ctx, a.open_how as usize) as *const u64;
         ev.flags = unsafe { bpf_probe_read_user(how) }.unwrap_or(0) as u32;
         ev.mode = unsafe { bpf_probe_read_user(how.wrapping_add(1)) }.unwrap_or(0) as u32;
     }
-    ev.uid = if a.uid >= 0 { arg(ctx, a.uid as usize) as u32 } else { u32::MAX };
-    ev.gid = if a.gid >= 0 { arg(ctx, a.gid as usize) as u32 } else { u32::MAX };
+    ev.uid = if a.uid >= 0 {
+        arg(ctx, a.uid as usize) as u32
+    } else {
+        u32::MAX
+    };
+    ev.gid = if a.gid >= 0 {
+        arg(ctx, a.gid as usize) as u32
+    } else {
+        u32::MAX
+    };
     ev.ret = 0;
     if read_user_path(arg(ctx, a.path as usize), &mut ev.path) {
         ev.hdr.flags |= FLAG_PATH_TRUNCATED;
@@ -395,38 +418,178 @@ macro_rules! file_tp {
     };
 }
 
-file_tp!(sys_enter_openat, FileArgs { kind: KIND_OPEN, dfd: 0, path: 1, flags: 2, mode: 3, ..FA });
-file_tp!(sys_enter_open, FileArgs { kind: KIND_OPEN, path: 0, flags: 1, mode: 2, ..FA });
+file_tp!(
+    sys_enter_openat,
+    FileArgs {
+        kind: KIND_OPEN,
+        dfd: 0,
+        path: 1,
+        flags: 2,
+        mode: 3,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_open,
+    FileArgs {
+        kind: KIND_OPEN,
+        path: 0,
+        flags: 1,
+        mode: 2,
+        ..FA
+    }
+);
 file_tp!(
     sys_enter_creat,
-    FileArgs { kind: KIND_OPEN, path: 0, mode: 1, fixed_flags: O_CREAT | O_WRONLY | O_TRUNC, ..FA }
+    FileArgs {
+        kind: KIND_OPEN,
+        path: 0,
+        mode: 1,
+        fixed_flags: O_CREAT | O_WRONLY | O_TRUNC,
+        ..FA
+    }
 );
-file_tp!(sys_enter_openat2, FileArgs { kind: KIND_OPEN, dfd: 0, path: 1, open_how: 2, ..FA });
-file_tp!(sys_enter_unlink, FileArgs { kind: KIND_UNLINK, path: 0, ..FA });
-file_tp!(sys_enter_unlinkat, FileArgs { kind: KIND_UNLINK, dfd: 0, path: 1, flags: 2, ..FA });
-file_tp!(sys_enter_rename, FileArgs { kind: KIND_RENAME, path: 0, path2: 1, ..FA });
+file_tp!(
+    sys_enter_openat2,
+    FileArgs {
+        kind: KIND_OPEN,
+        dfd: 0,
+        path: 1,
+        open_how: 2,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_unlink,
+    FileArgs {
+        kind: KIND_UNLINK,
+        path: 0,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_unlinkat,
+    FileArgs {
+        kind: KIND_UNLINK,
+        dfd: 0,
+        path: 1,
+        flags: 2,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_rename,
+    FileArgs {
+        kind: KIND_RENAME,
+        path: 0,
+        path2: 1,
+        ..FA
+    }
+);
 file_tp!(
     sys_enter_renameat,
-    FileArgs { kind: KIND_RENAME, dfd: 0, path: 1, dfd2: 2, path2: 3, ..FA }
+    FileArgs {
+        kind: KIND_RENAME,
+        dfd: 0,
+        path: 1,
+        dfd2: 2,
+        path2: 3,
+        ..FA
+    }
 );
 file_tp!(
     sys_enter_renameat2,
-    FileArgs { kind: KIND_RENAME, dfd: 0, path: 1, dfd2: 2, path2: 3, flags: 4, ..FA }
+    FileArgs {
+        kind: KIND_RENAME,
+        dfd: 0,
+        path: 1,
+        dfd2: 2,
+        path2: 3,
+        flags: 4,
+        ..FA
+    }
 );
-file_tp!(sys_enter_chmod, FileArgs { kind: KIND_CHMOD, path: 0, mode: 1, ..FA });
-file_tp!(sys_enter_fchmodat, FileArgs { kind: KIND_CHMOD, dfd: 0, path: 1, mode: 2, ..FA });
+file_tp!(
+    sys_enter_chmod,
+    FileArgs {
+        kind: KIND_CHMOD,
+        path: 0,
+        mode: 1,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_fchmodat,
+    FileArgs {
+        kind: KIND_CHMOD,
+        dfd: 0,
+        path: 1,
+        mode: 2,
+        ..FA
+    }
+);
 file_tp!(
     sys_enter_fchmodat2,
-    FileArgs { kind: KIND_CHMOD, dfd: 0, path: 1, mode: 2, flags: 3, ..FA }
+    FileArgs {
+        kind: KIND_CHMOD,
+        dfd: 0,
+        path: 1,
+        mode: 2,
+        flags: 3,
+        ..FA
+    }
 );
-file_tp!(sys_enter_chown, FileArgs { kind: KIND_CHOWN, path: 0, uid: 1, gid: 2, ..FA });
-file_tp!(sys_enter_lchown, FileArgs { kind: KIND_CHOWN, path: 0, uid: 1, gid: 2, ..FA });
+file_tp!(
+    sys_enter_chown,
+    FileArgs {
+        kind: KIND_CHOWN,
+        path: 0,
+        uid: 1,
+        gid: 2,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_lchown,
+    FileArgs {
+        kind: KIND_CHOWN,
+        path: 0,
+        uid: 1,
+        gid: 2,
+        ..FA
+    }
+);
 file_tp!(
     sys_enter_fchownat,
-    FileArgs { kind: KIND_CHOWN, dfd: 0, path: 1, uid: 2, gid: 3, flags: 4, ..FA }
+    FileArgs {
+        kind: KIND_CHOWN,
+        dfd: 0,
+        path: 1,
+        uid: 2,
+        gid: 3,
+        flags: 4,
+        ..FA
+    }
 );
-file_tp!(sys_enter_mkdir, FileArgs { kind: KIND_MKDIR, path: 0, mode: 1, ..FA });
-file_tp!(sys_enter_mkdirat, FileArgs { kind: KIND_MKDIR, dfd: 0, path: 1, mode: 2, ..FA });
+file_tp!(
+    sys_enter_mkdir,
+    FileArgs {
+        kind: KIND_MKDIR,
+        path: 0,
+        mode: 1,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_mkdirat,
+    FileArgs {
+        kind: KIND_MKDIR,
+        dfd: 0,
+        path: 1,
+        mode: 2,
+        ..FA
+    }
+);
 
 /// Attached to the `sys_exit_*` tracepoint of every file syscall above.
 #[tracepoint]
@@ -582,7 +745,11 @@ fn dns_send(fd: u64, addr: u64, buf: u64, len: u64) -> Result<u32, u32> {
     let ev = unsafe { &mut *ev };
     fill_hdr(&mut ev.hdr, KIND_DNS);
     ev.port = port;
-    let n = if len > DNS_LEN as u64 { DNS_LEN as u64 } else { len };
+    let n = if len > DNS_LEN as u64 {
+        DNS_LEN as u64
+    } else {
+        len
+    };
     let n = (n as u32) & 0x1ff;
     if n as usize > DNS_LEN {
         return Ok(0);
@@ -678,9 +845,21 @@ fn kernel_ev(
     let ev = unsafe { &mut *ev };
     fill_hdr(&mut ev.hdr, kind);
     ev.hdr.aux = aux;
-    ev.a0 = if ints[0] >= 0 { arg(ctx, ints[0] as usize) } else { 0 };
-    ev.a1 = if ints[1] >= 0 { arg(ctx, ints[1] as usize) } else { 0 };
-    ev.a2 = if ints[2] >= 0 { arg(ctx, ints[2] as usize) } else { 0 };
+    ev.a0 = if ints[0] >= 0 {
+        arg(ctx, ints[0] as usize)
+    } else {
+        0
+    };
+    ev.a1 = if ints[1] >= 0 {
+        arg(ctx, ints[1] as usize)
+    } else {
+        0
+    };
+    ev.a2 = if ints[2] >= 0 {
+        arg(ctx, ints[2] as usize)
+    } else {
+        0
+    };
     if s1 >= 0 {
         read_user_str(arg(ctx, s1 as usize), &mut ev.s1);
     } else {
@@ -717,19 +896,107 @@ macro_rules! kernel_tp {
     };
 }
 
-kernel_tp!(sys_enter_ptrace, KIND_PTRACE, 0, [0, 1, NONE], NONE, NONE, NONE);
-kernel_tp!(sys_enter_init_module, KIND_MODULE_LOAD, 0, [1, NONE, NONE], 2, NONE, NONE);
-kernel_tp!(sys_enter_finit_module, KIND_MODULE_LOAD, 1, [0, 2, NONE], 1, NONE, NONE);
+kernel_tp!(
+    sys_enter_ptrace,
+    KIND_PTRACE,
+    0,
+    [0, 1, NONE],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_init_module,
+    KIND_MODULE_LOAD,
+    0,
+    [1, NONE, NONE],
+    2,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_finit_module,
+    KIND_MODULE_LOAD,
+    1,
+    [0, 2, NONE],
+    1,
+    NONE,
+    NONE
+);
 kernel_tp!(sys_enter_bpf, KIND_BPF, 0, [0, 2, NONE], NONE, NONE, NONE);
 kernel_tp!(sys_enter_mount, KIND_MOUNT, 0, [3, NONE, NONE], 1, 0, 2);
-kernel_tp!(sys_enter_setuid, KIND_SETUID, VARIANT_SET, [0, NONE, NONE], NONE, NONE, NONE);
-kernel_tp!(sys_enter_setreuid, KIND_SETUID, VARIANT_SETRE, [0, 1, NONE], NONE, NONE, NONE);
-kernel_tp!(sys_enter_setresuid, KIND_SETUID, VARIANT_SETRES, [0, 1, 2], NONE, NONE, NONE);
-kernel_tp!(sys_enter_setgid, KIND_SETGID, VARIANT_SET, [0, NONE, NONE], NONE, NONE, NONE);
-kernel_tp!(sys_enter_setregid, KIND_SETGID, VARIANT_SETRE, [0, 1, NONE], NONE, NONE, NONE);
-kernel_tp!(sys_enter_setresgid, KIND_SETGID, VARIANT_SETRES, [0, 1, 2], NONE, NONE, NONE);
-kernel_tp!(sys_enter_capset, KIND_CAPSET, 0, [NONE, NONE, NONE], NONE, NONE, NONE);
-kernel_tp!(sys_enter_memfd_create, KIND_MEMFD_CREATE, 0, [1, NONE, NONE], 0, NONE, NONE);
+kernel_tp!(
+    sys_enter_setuid,
+    KIND_SETUID,
+    VARIANT_SET,
+    [0, NONE, NONE],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_setreuid,
+    KIND_SETUID,
+    VARIANT_SETRE,
+    [0, 1, NONE],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_setresuid,
+    KIND_SETUID,
+    VARIANT_SETRES,
+    [0, 1, 2],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_setgid,
+    KIND_SETGID,
+    VARIANT_SET,
+    [0, NONE, NONE],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_setregid,
+    KIND_SETGID,
+    VARIANT_SETRE,
+    [0, 1, NONE],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_setresgid,
+    KIND_SETGID,
+    VARIANT_SETRES,
+    [0, 1, 2],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_capset,
+    KIND_CAPSET,
+    0,
+    [NONE, NONE, NONE],
+    NONE,
+    NONE,
+    NONE
+);
+kernel_tp!(
+    sys_enter_memfd_create,
+    KIND_MEMFD_CREATE,
+    0,
+    [1, NONE, NONE],
+    0,
+    NONE,
+    NONE
+);
 
 #[cfg(not(test))]
 #[panic_handler]

@@ -2,7 +2,9 @@
 use std::time::{Duration, Instant};
 
 fn main() {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let host = args.iter().any(|a| a == "--host");
     let secs: u64 = args.iter().find_map(|a| a.parse().ok()).unwrap_or(5);

@@ -215,9 +215,7 @@ pub fn kernel_kind(ev: &KernelEvent) -> Option<EventKind> {
             gid: set_id(ev.hdr.aux, ev.a0, ev.a1),
         },
         KIND_CAPSET => EventKind::Capset,
-        KIND_MEMFD_CREATE => EventKind::MemfdCreate {
-            name: cstr(&ev.s1),
-        },
+        KIND_MEMFD_CREATE => EventKind::MemfdCreate { name: cstr(&ev.s1) },
         _ => return None,
     })
 }

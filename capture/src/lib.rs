@@ -171,10 +171,13 @@ impl Capture {
                 .ok_or_else(|| CaptureError::Map("EVENTS".into()))?,
         )
         .map_err(|_| CaptureError::Map("EVENTS".into()))?;
-        let fork_off = loader::tracepoint_field_offset("sched", "sched_process_fork", "child_pid").unwrap_or(20);
-        let exit_off = loader::tracepoint_field_offset("sched", "sched_process_exit", "pid").unwrap_or(24);
+        let fork_off = loader::tracepoint_field_offset("sched", "sched_process_fork", "child_pid")
+            .unwrap_or(20);
+        let exit_off =
+            loader::tracepoint_field_offset("sched", "sched_process_exit", "pid").unwrap_or(24);
         let set = |c: &mut Array<MapData, u64>, i: u32, v: u64| {
-            c.set(i, v, 0).map_err(|e| CaptureError::Map(format!("CONFIG[{i}]: {e}")))
+            c.set(i, v, 0)
+                .map_err(|e| CaptureError::Map(format!("CONFIG[{i}]: {e}")))
         };
         set(&mut config, CFG_HOST_CGROUP, host_cgroup)?;
         set(&mut config, CFG_CAPTURE_HOST, opts.capture_host as u64)?;
@@ -206,7 +209,9 @@ impl Capture {
             std::thread::Builder::new()
                 .name("wsprof-capture".into())
                 .spawn(move || {
-                    let r = run_loop(bpf, ring, config, counters, engine, tx, &stop, &cut, &stats, opts);
+                    let r = run_loop(
+                        bpf, ring, config, counters, engine, tx, &stop, &cut, &stats, opts,
+                    );
                     if let Err(e) = &r {
                         tracing::error!("capture stopped: {e}");
                     }
@@ -283,7 +288,10 @@ pub fn run_to_store(
 ) -> Result<CaptureStats, CaptureError> {
     let mut cap = Capture::start(opts)?;
     let mut last_stats = Instant::now();
-    let handle = |store: &mut store::Store, out: CaptureOutput, last: &mut Instant| -> Result<(), CaptureError> {
+    let handle = |store: &mut store::Store,
+                  out: CaptureOutput,
+                  last: &mut Instant|
+     -> Result<(), CaptureError> {
         match out {
             CaptureOutput::Snapshot(s) => {
                 let o = store.ingest_snapshot(&s, settings)?;
@@ -476,7 +484,12 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(opts: &CaptureOptions, cgroup_root: PathBuf, host_cgroup: u64, host: String) -> Engine {
+    pub fn new(
+        opts: &CaptureOptions,
+        cgroup_root: PathBuf,
+        host_cgroup: u64,
+        host: String,
+    ) -> Engine {
         let boot_offset_ms = now_ms() - (monotonic_ns() / 1_000_000) as i64;
         Engine {
             procs: ProcTable::default(),
@@ -508,7 +521,8 @@ impl Engine {
         let mut ids: HashMap<String, u64> = HashMap::new();
         for s in &seeds {
             if !ids.contains_key(&s.cgroup_path) {
-                if let Ok(md) = std::fs::metadata(root.join(s.cgroup_path.trim_start_matches('/'))) {
+                if let Ok(md) = std::fs::metadata(root.join(s.cgroup_path.trim_start_matches('/')))
+                {
                     let id = std::os::unix::fs::MetadataExt::ino(&md);
                     ids.insert(s.cgroup_path.clone(), id);
                     self.resolver.remember(id, &s.cgroup_path);
@@ -542,7 +556,13 @@ impl Engine {
                     .rsplit('/')
                     .find(|c| c.ends_with(".service") || c.ends_with(".scope"))
                     .map(str::to_string)
-                    .unwrap_or_else(|| if path == "/" { "host".into() } else { path.clone() });
+                    .unwrap_or_else(|| {
+                        if path == "/" {
+                            "host".into()
+                        } else {
+                            path.clone()
+                        }
+                    });
                 let id = format!("host:{path}");
                 let version = self
                     .procs
@@ -550,8 +570,14 @@ impl Engine {
                     .and_then(|e| e.lineage.first().cloned())
                     .map(|exe| exe_hash(&exe))
                     .unwrap_or_else(|| "unknown".into());
-                self.cgroups_of.entry(id.clone()).or_insert((h.cgroup_id, path));
-                Some(ContainerRef { id, image: unit, version })
+                self.cgroups_of
+                    .entry(id.clone())
+                    .or_insert((h.cgroup_id, path));
+                Some(ContainerRef {
+                    id,
+                    image: unit,
+                    version,
+                })
             }
         }
     }
@@ -583,7 +609,8 @@ impl Engine {
                     }
                 }
                 self.ensure_known(h.tgid);
-                self.procs.on_exec(h.tgid, h.cgroup_id, path, args, h.uid, h.gid);
+                self.procs
+                    .on_exec(h.tgid, h.cgroup_id, path, args, h.uid, h.gid);
                 Some(EventKind::Exec)
             }
             RawEvent::File(f) => convert::file_kind(f),
@@ -640,7 +667,11 @@ impl Engine {
         if argv0.is_empty() || argv0.contains('/') {
             return Some(caller.exec_path);
         }
-        let dir = caller.exec_path.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+        let dir = caller
+            .exec_path
+            .rsplit_once('/')
+            .map(|(d, _)| d)
+            .unwrap_or("");
         Some(format!("{dir}/{argv0}"))
     }
 
@@ -649,7 +680,9 @@ impl Engine {
         if self.procs.get(pid).is_some() {
             return;
         }
-        let Some(seed) = procs::read_proc(pid) else { return };
+        let Some(seed) = procs::read_proc(pid) else {
+            return;
+        };
         let root = self.resolver.cgroup_root().to_path_buf();
         let Ok(md) = std::fs::metadata(root.join(seed.cgroup_path.trim_start_matches('/'))) else {
             return;
@@ -660,7 +693,9 @@ impl Engine {
         let mut guard = 0;
         while guard < 32 {
             let last = seeds.last().expect("non-empty");
-            let Some(parent) = procs::read_proc(last.ppid) else { break };
+            let Some(parent) = procs::read_proc(last.ppid) else {
+                break;
+            };
             if parent.cgroup_path != last.cgroup_path {
                 break;
             }

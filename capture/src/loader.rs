@@ -14,48 +14,138 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
     ("sched_process_fork", "sched", "sched_process_fork", true),
     ("sched_process_exit", "sched", "sched_process_exit", true),
     ("sys_enter_execve", "syscalls", "sys_enter_execve", true),
-    ("sys_enter_execveat", "syscalls", "sys_enter_execveat", false),
+    (
+        "sys_enter_execveat",
+        "syscalls",
+        "sys_enter_execveat",
+        false,
+    ),
     ("sys_enter_openat", "syscalls", "sys_enter_openat", true),
     ("sys_enter_open", "syscalls", "sys_enter_open", false),
     ("sys_enter_creat", "syscalls", "sys_enter_creat", false),
     ("sys_enter_openat2", "syscalls", "sys_enter_openat2", false),
     ("sys_enter_unlink", "syscalls", "sys_enter_unlink", false),
-    ("sys_enter_unlinkat", "syscalls", "sys_enter_unlinkat", false),
+    (
+        "sys_enter_unlinkat",
+        "syscalls",
+        "sys_enter_unlinkat",
+        false,
+    ),
     ("sys_enter_rename", "syscalls", "sys_enter_rename", false),
-    ("sys_enter_renameat", "syscalls", "sys_enter_renameat", false),
-    ("sys_enter_renameat2", "syscalls", "sys_enter_renameat2", false),
+    (
+        "sys_enter_renameat",
+        "syscalls",
+        "sys_enter_renameat",
+        false,
+    ),
+    (
+        "sys_enter_renameat2",
+        "syscalls",
+        "sys_enter_renameat2",
+        false,
+    ),
     ("sys_enter_chmod", "syscalls", "sys_enter_chmod", false),
-    ("sys_enter_fchmodat", "syscalls", "sys_enter_fchmodat", false),
-    ("sys_enter_fchmodat2", "syscalls", "sys_enter_fchmodat2", false),
+    (
+        "sys_enter_fchmodat",
+        "syscalls",
+        "sys_enter_fchmodat",
+        false,
+    ),
+    (
+        "sys_enter_fchmodat2",
+        "syscalls",
+        "sys_enter_fchmodat2",
+        false,
+    ),
     ("sys_enter_chown", "syscalls", "sys_enter_chown", false),
     ("sys_enter_lchown", "syscalls", "sys_enter_lchown", false),
-    ("sys_enter_fchownat", "syscalls", "sys_enter_fchownat", false),
+    (
+        "sys_enter_fchownat",
+        "syscalls",
+        "sys_enter_fchownat",
+        false,
+    ),
     ("sys_enter_mkdir", "syscalls", "sys_enter_mkdir", false),
     ("sys_enter_mkdirat", "syscalls", "sys_enter_mkdirat", false),
     ("sys_enter_connect", "syscalls", "sys_enter_connect", false),
     ("sys_enter_sendto", "syscalls", "sys_enter_sendto", false),
     ("sys_enter_sendmsg", "syscalls", "sys_enter_sendmsg", false),
-    ("sys_enter_sendmmsg", "syscalls", "sys_enter_sendmmsg", false),
+    (
+        "sys_enter_sendmmsg",
+        "syscalls",
+        "sys_enter_sendmmsg",
+        false,
+    ),
     ("sys_enter_write", "syscalls", "sys_enter_write", false),
     ("sys_enter_ptrace", "syscalls", "sys_enter_ptrace", false),
-    ("sys_enter_init_module", "syscalls", "sys_enter_init_module", false),
-    ("sys_enter_finit_module", "syscalls", "sys_enter_finit_module", false),
+    (
+        "sys_enter_init_module",
+        "syscalls",
+        "sys_enter_init_module",
+        false,
+    ),
+    (
+        "sys_enter_finit_module",
+        "syscalls",
+        "sys_enter_finit_module",
+        false,
+    ),
     ("sys_enter_bpf", "syscalls", "sys_enter_bpf", false),
     ("sys_enter_mount", "syscalls", "sys_enter_mount", false),
     ("sys_enter_setuid", "syscalls", "sys_enter_setuid", false),
-    ("sys_enter_setreuid", "syscalls", "sys_enter_setreuid", false),
-    ("sys_enter_setresuid", "syscalls", "sys_enter_setresuid", false),
+    (
+        "sys_enter_setreuid",
+        "syscalls",
+        "sys_enter_setreuid",
+        false,
+    ),
+    (
+        "sys_enter_setresuid",
+        "syscalls",
+        "sys_enter_setresuid",
+        false,
+    ),
     ("sys_enter_setgid", "syscalls", "sys_enter_setgid", false),
-    ("sys_enter_setregid", "syscalls", "sys_enter_setregid", false),
-    ("sys_enter_setresgid", "syscalls", "sys_enter_setresgid", false),
+    (
+        "sys_enter_setregid",
+        "syscalls",
+        "sys_enter_setregid",
+        false,
+    ),
+    (
+        "sys_enter_setresgid",
+        "syscalls",
+        "sys_enter_setresgid",
+        false,
+    ),
     ("sys_enter_capset", "syscalls", "sys_enter_capset", false),
-    ("sys_enter_memfd_create", "syscalls", "sys_enter_memfd_create", false),
+    (
+        "sys_enter_memfd_create",
+        "syscalls",
+        "sys_enter_memfd_create",
+        false,
+    ),
 ];
 
 /// sys_exit tracepoints the shared `sys_exit_file` program attaches to.
 const FILE_EXITS: &[&str] = &[
-    "openat", "open", "creat", "openat2", "unlink", "unlinkat", "rename", "renameat", "renameat2",
-    "chmod", "fchmodat", "fchmodat2", "chown", "lchown", "fchownat", "mkdir", "mkdirat",
+    "openat",
+    "open",
+    "creat",
+    "openat2",
+    "unlink",
+    "unlinkat",
+    "rename",
+    "renameat",
+    "renameat2",
+    "chmod",
+    "fchmodat",
+    "fchmodat2",
+    "chown",
+    "lchown",
+    "fchownat",
+    "mkdir",
+    "mkdirat",
 ];
 
 const SOCK_ADDR: &[&str] = &["connect4", "connect6", "bind4", "bind6"];
@@ -162,7 +252,13 @@ pub struct Attached {
 pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureError> {
     let mut bpf = Ebpf::load(EBPF_OBJECT).map_err(|e| CaptureError::Load(e.to_string()))?;
     let mut att = Attached::default();
-    let exists = |cat: &str, name: &str| Path::new(TRACEFS).join("events").join(cat).join(name).is_dir();
+    let exists = |cat: &str, name: &str| {
+        Path::new(TRACEFS)
+            .join("events")
+            .join(cat)
+            .join(name)
+            .is_dir()
+    };
     for (prog, cat, name, required) in TRACEPOINTS {
         if !exists(cat, name) {
             if *required {
@@ -199,8 +295,12 @@ pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureEr
             att.attached.push(format!("syscalls/{name}"));
         }
     }
-    let cg = std::fs::File::open(cgroup_root)
-        .map_err(|e| CaptureError::Load(format!("cannot open cgroup2 root {}: {e}", cgroup_root.display())))?;
+    let cg = std::fs::File::open(cgroup_root).map_err(|e| {
+        CaptureError::Load(format!(
+            "cannot open cgroup2 root {}: {e}",
+            cgroup_root.display()
+        ))
+    })?;
     for prog in SOCK_ADDR {
         let p: &mut CgroupSockAddr = bpf
             .program_mut(prog)
@@ -215,7 +315,10 @@ pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureEr
             Err(e) => {
                 // Network capture is optional: a kernel without cgroup sock_addr hooks still
                 // captures processes and files.
-                tracing::warn!("cgroup/{prog} not attached: {e}: {:?}", std::error::Error::source(&e));
+                tracing::warn!(
+                    "cgroup/{prog} not attached: {e}: {:?}",
+                    std::error::Error::source(&e)
+                );
                 att.skipped.push(format!("cgroup/{prog}"));
             }
         }

@@ -193,7 +193,11 @@ pub fn seed(
         let Some(cg) = cgroup_id(&s.cgroup_path) else {
             continue;
         };
-        let mut lineage = if s.glue { Vec::new() } else { vec![s.exe.clone()] };
+        let mut lineage = if s.glue {
+            Vec::new()
+        } else {
+            vec![s.exe.clone()]
+        };
         let mut cur = s;
         let mut guard = 0;
         while let Some(p) = by_pid.get(&cur.ppid) {
@@ -243,20 +247,40 @@ mod tests {
         let mut t = ProcTable::default();
         // runc init: exec'd outside the container (cgroup 1), joins cgroup 7, execs sh.
         t.on_exec(10, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
-        assert!(t.info(10, 7).is_none(), "runtime glue has no lineage in the container");
+        assert!(
+            t.info(10, 7).is_none(),
+            "runtime glue has no lineage in the container"
+        );
         // Newer runc: re-exec through a memfd already inside the container cgroup.
-        t.on_exec(10, 7, "/dev/fd/6".into(), vec!["runc".into(), "init".into()], 0, 0);
+        t.on_exec(
+            10,
+            7,
+            "/dev/fd/6".into(),
+            vec!["runc".into(), "init".into()],
+            0,
+            0,
+        );
         assert!(t.info(10, 7).is_none(), "runc init is glue");
         // busybox re-exec'ing itself for an applet is workload once the tree has started.
         t.on_exec(12, 7, "/bin/sh".into(), vec![], 0, 0);
         t.on_exec(12, 7, "/proc/self/exe".into(), vec!["cat".into()], 0, 0);
-        assert_eq!(t.info(12, 7).unwrap().lineage(), vec!["/bin/sh", "/proc/self/exe"]);
+        assert_eq!(
+            t.info(12, 7).unwrap().lineage(),
+            vec!["/bin/sh", "/proc/self/exe"]
+        );
         t.on_exec(10, 7, "/bin/sh".into(), vec!["sh".into()], 0, 0);
         t.on_fork(10, 11);
         let forked = t.info(11, 7).unwrap();
         assert_eq!(forked.exec_path, "/bin/sh");
         assert!(forked.ancestors.is_empty());
-        t.on_exec(11, 7, "/bin/cat".into(), vec!["cat".into(), "/etc/hosts".into()], 5, 6);
+        t.on_exec(
+            11,
+            7,
+            "/bin/cat".into(),
+            vec!["cat".into(), "/etc/hosts".into()],
+            5,
+            6,
+        );
         let cat = t.info(11, 7).unwrap();
         assert_eq!(cat.exec_path, "/bin/cat");
         assert_eq!(cat.ancestors, vec!["/bin/sh"]);

@@ -119,7 +119,9 @@ impl Profiler {
             );
         }
         let slot = self.slots.get_mut(id).expect("slot exists");
-        if slot.container.image != ev.container.image || slot.container.version != ev.container.version {
+        if slot.container.image != ev.container.image
+            || slot.container.version != ev.container.version
+        {
             // Image resolved late (was `unresolved`): adopt the resolved name.
             slot.container = ev.container.clone();
         }
@@ -183,7 +185,9 @@ impl Profiler {
         // Fair rotation: each waiting container takes the slot of the one profiled longest.
         let rotate = self.waiting.len().min(self.slots.len());
         for _ in 0..rotate {
-            let Some((wid, wstart)) = self.waiting.pop_front() else { break };
+            let Some((wid, wstart)) = self.waiting.pop_front() else {
+                break;
+            };
             let victim = self
                 .slots
                 .values()
@@ -203,7 +207,9 @@ impl Profiler {
     /// Snapshots of everything still profiled (at stop).
     pub fn flush(&mut self, now_ms: i64) -> Vec<Snapshot> {
         let ids: Vec<String> = self.slots.keys().cloned().collect();
-        ids.iter().filter_map(|id| self.release(id, now_ms)).collect()
+        ids.iter()
+            .filter_map(|id| self.release(id, now_ms))
+            .collect()
     }
 }
 
@@ -236,7 +242,9 @@ mod tests {
         p.record(&ev("b"), 0, 10);
         let s = p.cut(100);
         assert_eq!(s.len(), 2);
-        assert!(s.iter().all(|s| s.started_ms == 10 && s.ended_ms == 100 && s.validate().is_ok()));
+        assert!(s
+            .iter()
+            .all(|s| s.started_ms == 10 && s.ended_ms == 100 && s.validate().is_ok()));
         assert_ne!(s[0].id, s[1].id);
         assert!(p.cut(200).is_empty(), "nothing happened since");
         p.record(&ev("a"), 0, 250);

@@ -28,8 +28,10 @@ pub const UNRESOLVED_IMAGE: &str = "unresolved";
 pub fn container_id_from_cgroup_path(path: &str) -> Option<String> {
     static RE: OnceLock<Regex> = OnceLock::new();
     let re = RE.get_or_init(|| {
-        Regex::new(r"^(?:docker-|libpod-|crio-|cri-containerd-|containerd-)?([0-9a-f]{64})(?:\.scope)?$")
-            .expect("valid regex")
+        Regex::new(
+            r"^(?:docker-|libpod-|crio-|cri-containerd-|containerd-)?([0-9a-f]{64})(?:\.scope)?$",
+        )
+        .expect("valid regex")
     });
     // The innermost container component wins (nested cgroups inside a container, e.g.
     // `/libpod-<id>/init.scope`, still belong to it).
@@ -60,7 +62,12 @@ pub fn image_name_version(config_image: &str, image_id: &str) -> (String, String
         name = &name[..last_slash + i];
     }
     let mut n = name;
-    for prefix in ["localhost/", "docker.io/library/", "docker.io/", "index.docker.io/library/"] {
+    for prefix in [
+        "localhost/",
+        "docker.io/library/",
+        "docker.io/",
+        "index.docker.io/library/",
+    ] {
         if let Some(rest) = n.strip_prefix(prefix) {
             n = rest;
             break;
@@ -81,11 +88,18 @@ pub fn image_name_version(config_image: &str, image_id: &str) -> (String, String
 
 /// Minimal HTTP/1.0 GET over a unix socket (Docker-compatible APIs answer without chunking
 /// to HTTP/1.0; chunked bodies are decoded anyway).
-pub fn http_get_unix(socket: &Path, path: &str, timeout: Duration) -> std::io::Result<(u16, String)> {
+pub fn http_get_unix(
+    socket: &Path,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let mut s = UnixStream::connect(socket)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
-    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"
+    )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -97,10 +111,15 @@ pub fn http_get_unix(socket: &Path, path: &str, timeout: Duration) -> std::io::R
         .nth(1)
         .and_then(|c| c.parse::<u16>().ok())
         .ok_or_else(|| std::io::Error::other("malformed HTTP status line"))?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
-    let body = if chunked { dechunk(body) } else { body.to_string() };
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
+    let body = if chunked {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
     Ok((status, body))
 }
 
@@ -380,13 +399,29 @@ mod tests {
             ("localhost/demo/web:1.0", "", ("demo/web", "1.0")),
             ("nginx", "sha256:abc", ("nginx", "sha256:abc")),
             ("docker.io/library/redis:7", "x", ("redis", "7")),
-            ("registry:5000/team/app:2.1", "x", ("registry:5000/team/app", "2.1")),
-            ("ghcr.io/o/app@sha256:ff", "x", ("ghcr.io/o/app", "sha256:ff")),
-            ("ghcr.io/o/app:1@sha256:ff", "x", ("ghcr.io/o/app", "sha256:ff")),
+            (
+                "registry:5000/team/app:2.1",
+                "x",
+                ("registry:5000/team/app", "2.1"),
+            ),
+            (
+                "ghcr.io/o/app@sha256:ff",
+                "x",
+                ("ghcr.io/o/app", "sha256:ff"),
+            ),
+            (
+                "ghcr.io/o/app:1@sha256:ff",
+                "x",
+                ("ghcr.io/o/app", "sha256:ff"),
+            ),
             ("", "", ("unknown", "unknown")),
         ];
         for (img, id, (n, v)) in cases {
-            assert_eq!(image_name_version(img, id), (n.to_string(), v.to_string()), "{img}");
+            assert_eq!(
+                image_name_version(img, id),
+                (n.to_string(), v.to_string()),
+                "{img}"
+            );
         }
     }
 
@@ -413,7 +448,10 @@ mod tests {
         let mut r = Resolver::new(dir.path().to_path_buf(), vec![sock]);
         assert_eq!(r.image(ID), Some(("demo/db".into(), "2".into())));
         let req = t.join().unwrap();
-        assert!(req.starts_with(&format!("GET /v1.41/containers/{ID}/json HTTP/1.0")), "{req}");
+        assert!(
+            req.starts_with(&format!("GET /v1.41/containers/{ID}/json HTTP/1.0")),
+            "{req}"
+        );
         // Cached: no second request (the listener is gone).
         assert_eq!(r.image(ID), Some(("demo/db".into(), "2".into())));
         assert_eq!(r.api_calls, 1);

@@ -19,11 +19,19 @@ pub struct DetectStats {
     pub anomalies: u64,
 }
 
-/// Rules plus a cache of profiles (Stable ones never change; Learning ones are dropped
-/// from the cache when a snapshot of theirs is ingested).
+/// What detection knows of a workload's profile. Only Stable profiles are loaded: they
+/// are immutable, and only they raise anomalies.
+enum Known {
+    Absent,
+    Learning,
+    Stable(Box<Profile>),
+}
+
+/// Rules plus a cache of profiles (Stable ones never change; the others are looked up
+/// again after a snapshot of theirs is ingested).
 pub struct Detector {
     rules: RuleSet,
-    profiles: HashMap<(String, String), Option<Profile>>,
+    profiles: HashMap<(String, String), Known>,
     pub stats: DetectStats,
 }
 
@@ -45,19 +53,33 @@ impl Detector {
         self.profiles.clear();
     }
 
-    /// Forget the cached profile of an image version (call after ingesting its snapshot).
+    /// Forget what is known of an image version's profile unless it is Stable (call after
+    /// ingesting its snapshot).
     pub fn profile_changed(&mut self, image: &str, version: &str) {
-        self.profiles
-            .remove(&(image.to_string(), version.to_string()));
+        let key = (image.to_string(), version.to_string());
+        if !matches!(self.profiles.get(&key), Some(Known::Stable(_))) {
+            self.profiles.remove(&key);
+        }
     }
 
-    fn profile(&mut self, store: &Store, ev: &Event) -> Result<Option<&Profile>> {
+    /// The workload's profile if it is Stable.
+    fn stable_profile(&mut self, store: &Store, ev: &Event) -> Result<Option<&Profile>> {
         let key = (ev.container.image.clone(), ev.container.version.clone());
         if !self.profiles.contains_key(&key) {
-            let p = store.profile(&key.0, &key.1)?;
-            self.profiles.insert(key.clone(), p);
+            let known = match store.profile_status(&key.0, &key.1)? {
+                None => Known::Absent,
+                Some(ProfileStatus::Learning) => Known::Learning,
+                Some(ProfileStatus::Stable) => match store.profile(&key.0, &key.1)? {
+                    Some(p) => Known::Stable(Box::new(p)),
+                    None => Known::Absent,
+                },
+            };
+            self.profiles.insert(key.clone(), known);
         }
-        Ok(self.profiles.get(&key).and_then(Option::as_ref))
+        Ok(match self.profiles.get(&key) {
+            Some(Known::Stable(p)) => Some(p),
+            _ => None,
+        })
     }
 
     /// Evaluate one event at `now_ms`; returns what each raised signal became.
@@ -82,8 +104,8 @@ impl Detector {
                 )
             })
             .collect();
-        if let Some(p) = self.profile(store, ev)? {
-            if p.status == ProfileStatus::Stable {
+        if let Some(p) = self.stable_profile(store, ev)? {
+            {
                 if let Some(reason) = anomaly(ev, p) {
                     self.stats.anomalies += 1;
                     raised.push(NewSignal::from_event(

@@ -132,6 +132,16 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
+    /// The status of a profile, if it exists (cheap: one row).
+    pub fn profile_status(&self, image: &str, version: &str) -> Result<Option<ProfileStatus>> {
+        match self.profile_id(image, version)? {
+            None => Ok(None),
+            Some((_, status, ..)) => ProfileStatus::parse(&status)
+                .map(Some)
+                .ok_or_else(|| StoreError::Corrupt(format!("status `{status}`"))),
+        }
+    }
+
     /// The profile as the domain model sees it (for suggestions and anomalies).
     pub fn profile(&self, image: &str, version: &str) -> Result<Option<Profile>> {
         let Some((_, status, count, first, last)) = self.profile_id(image, version)? else {

@@ -269,7 +269,8 @@ mod tests {
         assert!(!p.is_profiled("mid"));
         assert_eq!(p.record(&ev("old"), 1, 101).0, Admission::Recorded);
         assert_eq!(p.record(&ev("mid"), 2, 102).0, Admission::Waiting);
-        // A gone container frees its slot for a waiting one.
+        // A gone container frees its slot for a waiting one (its last snapshot is emitted).
+        assert_eq!(p.record(&ev("new"), 3, 105).0, Admission::Recorded);
         assert!(p.container_gone("new", 110).is_some());
         assert_eq!(p.record(&ev("mid"), 2, 111).0, Admission::Recorded);
         assert_eq!(p.flush(200).len(), 2);

@@ -3,7 +3,7 @@
 //! snapshot once per node), so commonality is `profile_nodes.snapshots / profiles.snapshot_count`.
 
 use crate::{Result, Store, StoreError};
-use duckdb::{params, OptionalExt, Transaction};
+use duckdb::{params, Appender, OptionalExt, Transaction};
 use model::profile::ProfileStatus;
 use model::snapshot::Snapshot;
 use model::LifecycleSettings;
@@ -42,10 +42,35 @@ impl Store {
                 .map_err(|p| StoreError::Refused(format!("snapshot `{}`: {p}", s.id)))?;
         }
         let tx = self.conn.transaction()?;
+        tx.execute_batch(
+            "CREATE TEMP TABLE IF NOT EXISTS merge_staging (
+                profile_id INTEGER, node_key VARCHAR, parent_key VARCHAR, kind VARCHAR,
+                label VARCHAR, depth INTEGER, access INTEGER, args_json VARCHAR)",
+        )?;
         let mut out = Vec::with_capacity(snaps.len());
-        for s in snaps {
-            out.push(ingest_one(&tx, s, settings)?);
+        {
+            let mut nodes = tx.appender("snapshot_nodes")?;
+            let mut staging = tx.appender("merge_staging")?;
+            for s in snaps {
+                out.push(ingest_one(&tx, s, settings, &mut nodes, &mut staging)?);
+            }
+            nodes.flush()?;
+            staging.flush()?;
         }
+        // One set-based merge for the batch: each staged row is one node of one merged
+        // snapshot, so count(*) per key is the number of snapshots holding it.
+        tx.execute_batch(
+            "INSERT INTO profile_nodes
+             SELECT profile_id, node_key, any_value(parent_key), any_value(kind), any_value(label),
+                    any_value(depth), count(*), bit_or(access),
+                    coalesce(min(args_json) FILTER (WHERE args_json <> '[]'), '[]')
+             FROM merge_staging GROUP BY profile_id, node_key
+             ON CONFLICT (profile_id, node_key) DO UPDATE SET
+               snapshots = profile_nodes.snapshots + excluded.snapshots,
+               access = profile_nodes.access | excluded.access,
+               args_json = CASE WHEN profile_nodes.args_json = '[]' THEN excluded.args_json ELSE profile_nodes.args_json END;
+             DELETE FROM merge_staging;",
+        )?;
         tx.commit()?;
         Ok(out)
     }
@@ -122,6 +147,8 @@ fn ingest_one(
     tx: &Transaction,
     s: &Snapshot,
     settings: &LifecycleSettings,
+    node_rows: &mut Appender,
+    staging: &mut Appender,
 ) -> Result<IngestOutcome> {
     let name = format!("{}:{}", s.container.image, s.container.version);
     let exists: bool = tx
@@ -161,34 +188,35 @@ fn ingest_one(
             nodes.len() as i64,
             tree_json
         ])?;
-    {
-        let mut app = tx.appender("snapshot_nodes")?;
-        for n in &nodes {
-            let args = serde_json::to_string(&n.args).unwrap_or_else(|_| "[]".into());
-            app.append_row(params![
-                s.id,
+    for n in &nodes {
+        let args = serde_json::to_string(&n.args).unwrap_or_else(|_| "[]".into());
+        let parent = n.parent().map(|k| k.0);
+        let depth = n.depth() as i64;
+        let access = n.access.0 as i64;
+        node_rows.append_row(params![
+            s.id,
+            n.key.0,
+            parent,
+            n.kind.as_str(),
+            n.label,
+            depth,
+            access,
+            args
+        ])?;
+        if merged {
+            staging.append_row(params![
+                p.id,
                 n.key.0,
-                n.parent().map(|k| k.0),
+                parent,
                 n.kind.as_str(),
                 n.label,
-                n.depth() as i64,
-                n.access.0 as i64,
+                depth,
+                access,
                 args
             ])?;
         }
-        app.flush()?;
     }
     if merged {
-        tx.prepare(
-            "INSERT INTO profile_nodes
-             SELECT ?, node_key, parent_key, kind, label, depth, 1, access, args_json
-             FROM snapshot_nodes WHERE snapshot_id = ?
-             ON CONFLICT (profile_id, node_key) DO UPDATE SET
-               snapshots = profile_nodes.snapshots + 1,
-               access = profile_nodes.access | excluded.access,
-               args_json = CASE WHEN profile_nodes.args_json = '[]' THEN excluded.args_json ELSE profile_nodes.args_json END",
-        )?
-        .execute(params![p.id, s.id])?;
         let count = p.count + 1;
         let first = Some(p.first.map_or(s.started_ms, |f| f.min(s.started_ms)));
         if count >= settings.stable_after_snapshots || stable_by_time(first) {

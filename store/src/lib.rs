@@ -76,6 +76,7 @@ pub struct Store {
     conn: Connection,
     path: Option<PathBuf>,
     pub settings: StoreSettings,
+    index: signal::SignalIndex,
 }
 
 impl Store {
@@ -96,6 +97,7 @@ impl Store {
             conn,
             path,
             settings: StoreSettings::default(),
+            index: Default::default(),
         };
         migration::migrate(&mut store.conn).map_err(|e| match (&store.path, e) {
             (Some(p), StoreError::Db(d)) => classify_open_error(p, d),
@@ -116,6 +118,7 @@ impl Store {
             conn,
             path: self.path.clone(),
             settings: self.settings,
+            index: Default::default(),
         })
     }
 

@@ -86,104 +86,74 @@ fn row_to_signal(r: &duckdb::Row) -> duckdb::Result<(SignalRow, String)> {
 }
 
 impl Store {
-    /// Raise a signal at `now_ms`.
+    /// Raise a signal at `now_ms`: hidden by an active suppression, counted on an
+    /// identical recent signal, counted on the newest one past the rate limit, or queued.
+    /// Decided from [`SignalIndex`], so each call runs one statement.
     pub fn add_signal(&mut self, s: &NewSignal, now_ms: i64) -> Result<AddOutcome> {
-        let tx = self.conn.transaction()?;
-        // 1. an active suppression hides it
+        if !self.index.loaded {
+            self.index = SignalIndex::load(&self.conn)?;
+        }
+        let window = self.settings.dedup_window_ms;
         let lineage = s.node.lineage();
-        let candidates: Vec<(i64, String, Option<i64>)> = {
-            let mut stmt = tx.prepare(
-                "SELECT suppression_id, lineage_json, expires_ms FROM suppressions
-                 WHERE rule_id = ? AND image = ? AND removed_ms IS NULL",
+        // 1. an active suppression hides it
+        if let Some(id) = self.index.suppression_for(s, &lineage, now_ms) {
+            self.conn.execute(
+                "UPDATE suppressions SET hidden_count = hidden_count + 1 WHERE suppression_id = ?",
+                params![id],
             )?;
-            let rows = stmt.query_map(params![s.rule_id, s.container.image], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })?;
-            rows.collect::<Result<_, _>>()?
-        };
-        for (id, lineage_json, expires) in candidates {
-            let l: Vec<String> = serde_json::from_str(&lineage_json)
-                .map_err(|e| StoreError::Corrupt(format!("suppression {id} lineage: {e}")))?;
-            if l == lineage && expires.is_none_or(|e| now_ms < e) {
-                tx.execute(
-                    "UPDATE suppressions SET hidden_count = hidden_count + 1 WHERE suppression_id = ?",
-                    params![id],
-                )?;
-                tx.commit()?;
-                return Ok(AddOutcome::Suppressed(id));
-            }
+            return Ok(AddOutcome::Suppressed(id));
         }
         // 2. identical recent signal: count it there
         let key = s.dedup_key();
-        let dup: Option<i64> = tx
-            .prepare(
-                "SELECT signal_id FROM signals WHERE dedup_key = ? AND ? - last_ts_ms <= ?
-                 ORDER BY ts_ms DESC LIMIT 1",
-            )?
-            .query_row(params![key, s.ts_ms, self.settings.dedup_window_ms], |r| {
-                r.get(0)
-            })
-            .optional()?;
-        if let Some(id) = dup {
-            tx.execute(
-                "UPDATE signals SET count = count + 1, last_ts_ms = greatest(last_ts_ms, ?) WHERE signal_id = ?",
-                params![s.ts_ms, id],
-            )?;
-            tx.commit()?;
+        if let Some(id) = self.index.duplicate_of(&key, s.ts_ms, window) {
+            self.count_on(id, s.ts_ms)?;
+            self.index.counted(&key, id, s.ts_ms);
             return Ok(AddOutcome::Deduplicated(id));
         }
-        // 3. rate limit: past the limit of new signals of a rule for a container within the
-        //    window, count on the newest instead of queueing more
-        let (recent, newest): (i64, Option<i64>) = tx.query_row(
-            "SELECT count(*), arg_max(signal_id, ts_ms) FROM signals
-             WHERE rule_id = ? AND container_id = ? AND ? - ts_ms <= ? AND ts_ms <= ?",
-            params![
-                s.rule_id,
-                s.container.id,
-                s.ts_ms,
-                self.settings.dedup_window_ms,
-                s.ts_ms
-            ],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )?;
-        if let Some(id) = newest.filter(|_| recent >= self.settings.rate_limit as i64) {
-            tx.execute(
-                "UPDATE signals SET count = count + 1, last_ts_ms = greatest(last_ts_ms, ?) WHERE signal_id = ?",
-                params![s.ts_ms, id],
-            )?;
-            tx.commit()?;
+        // 3. rate limit per rule and container
+        let rc = (s.rule_id.clone(), s.container.id.clone());
+        if let Some(id) = self
+            .index
+            .over_rate(&rc, s.ts_ms, window, self.settings.rate_limit)
+        {
+            self.count_on(id, s.ts_ms)?;
             return Ok(AddOutcome::RateLimited(id));
         }
         let process =
             serde_json::to_string(&s.process).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id: i64 = tx
-            .prepare(
-                "INSERT INTO signals (ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
-                    process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key)
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?) RETURNING signal_id",
-            )?
-            .query_row(
-                params![
-                    s.ts_ms,
-                    s.ts_ms,
-                    s.kind.as_str(),
-                    s.rule_id,
-                    s.severity,
-                    s.mitre,
-                    s.container.id,
-                    s.container.image,
-                    s.container.version,
-                    s.process.exec_path,
-                    process,
-                    s.summary,
-                    s.node.0,
-                    s.reason,
-                    key
-                ],
-                |r| r.get(0),
-            )?;
-        tx.commit()?;
+        let id: i64 = self.conn.query_row(
+            "INSERT INTO signals (ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
+                process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?) RETURNING signal_id",
+            params![
+                s.ts_ms,
+                s.ts_ms,
+                s.kind.as_str(),
+                s.rule_id,
+                s.severity,
+                s.mitre,
+                s.container.id,
+                s.container.image,
+                s.container.version,
+                s.process.exec_path,
+                process,
+                s.summary,
+                s.node.0,
+                s.reason,
+                key
+            ],
+            |r| r.get(0),
+        )?;
+        self.index.inserted(key, rc, id, s.ts_ms);
         Ok(AddOutcome::Inserted(id))
+    }
+
+    fn count_on(&self, id: i64, ts_ms: i64) -> Result<()> {
+        self.conn.execute(
+            "UPDATE signals SET count = count + 1, last_ts_ms = greatest(last_ts_ms, ?) WHERE signal_id = ?",
+            params![ts_ms, id],
+        )?;
+        Ok(())
     }
 
     /// Signals, newest first, filtered, each with its suggestion against the current profile.
@@ -270,5 +240,136 @@ impl Store {
                 ))
             },
         )?)
+    }
+}
+
+/// An active suppression as `add_signal` checks it.
+#[derive(Debug, Clone)]
+struct ActiveSuppression {
+    id: i64,
+    rule_id: String,
+    image: String,
+    lineage: Vec<String>,
+    expires_ms: Option<i64>,
+}
+
+/// What `add_signal` decides on, read once from the tables and kept current by this
+/// store's writes (a store file has one writer). Changes to suppressions drop it; it is
+/// read again on the next signal.
+#[derive(Debug, Default)]
+pub(crate) struct SignalIndex {
+    loaded: bool,
+    suppressions: Vec<ActiveSuppression>,
+    /// dedup key -> (newest signal with it, its last match time)
+    dedup: HashMap<String, (i64, i64)>,
+    /// (rule, container) -> (time, signal id) of signals, oldest first
+    recent: HashMap<(String, String), Vec<(i64, i64)>>,
+}
+
+impl SignalIndex {
+    fn load(conn: &duckdb::Connection) -> Result<SignalIndex> {
+        let mut idx = SignalIndex {
+            loaded: true,
+            ..SignalIndex::default()
+        };
+        let mut stmt = conn.prepare(
+            "SELECT suppression_id, rule_id, image, lineage_json, expires_ms FROM suppressions WHERE removed_ms IS NULL",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, rule_id, image, lj, expires_ms) = row?;
+            let lineage = serde_json::from_str(&lj)
+                .map_err(|e| StoreError::Corrupt(format!("suppression {id} lineage: {e}")))?;
+            idx.suppressions.push(ActiveSuppression {
+                id,
+                rule_id,
+                image,
+                lineage,
+                expires_ms,
+            });
+        }
+        let mut stmt = conn.prepare(
+            "SELECT signal_id, ts_ms, last_ts_ms, dedup_key, rule_id, container_id FROM signals ORDER BY ts_ms, signal_id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })?;
+        for row in rows {
+            let (id, ts, last, key, rule, container) = row?;
+            idx.dedup.insert(key, (id, last));
+            idx.recent
+                .entry((rule, container))
+                .or_default()
+                .push((ts, id));
+        }
+        Ok(idx)
+    }
+
+    fn suppression_for(&self, s: &NewSignal, lineage: &[String], now_ms: i64) -> Option<i64> {
+        self.suppressions
+            .iter()
+            .find(|x| {
+                x.rule_id == s.rule_id
+                    && x.image == s.container.image
+                    && x.lineage == lineage
+                    && x.expires_ms.is_none_or(|e| now_ms < e)
+            })
+            .map(|x| x.id)
+    }
+
+    fn duplicate_of(&self, key: &str, ts_ms: i64, window: i64) -> Option<i64> {
+        self.dedup
+            .get(key)
+            .filter(|(_, last)| ts_ms - last <= window)
+            .map(|(id, _)| *id)
+    }
+
+    fn counted(&mut self, key: &str, id: i64, ts_ms: i64) {
+        if let Some(e) = self.dedup.get_mut(key) {
+            if e.0 == id {
+                e.1 = e.1.max(ts_ms);
+            }
+        }
+    }
+
+    /// The newest signal of this rule and container if `limit` of them are in the window.
+    fn over_rate(
+        &mut self,
+        rc: &(String, String),
+        ts_ms: i64,
+        window: i64,
+        limit: u32,
+    ) -> Option<i64> {
+        let v = self.recent.get_mut(rc)?;
+        v.retain(|(t, _)| ts_ms - t <= window);
+        let in_window: Vec<&(i64, i64)> = v.iter().filter(|(t, _)| *t <= ts_ms).collect();
+        if in_window.len() >= limit as usize {
+            in_window
+                .iter()
+                .max_by_key(|(t, id)| (*t, *id))
+                .map(|(_, id)| *id)
+        } else {
+            None
+        }
+    }
+
+    fn inserted(&mut self, key: String, rc: (String, String), id: i64, ts_ms: i64) {
+        self.dedup.insert(key, (id, ts_ms));
+        self.recent.entry(rc).or_default().push((ts_ms, id));
     }
 }

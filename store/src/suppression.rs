@@ -104,6 +104,7 @@ impl Store {
             }
         }
         tx.commit()?;
+        self.index = Default::default();
         self.suppression(id)
     }
 
@@ -125,6 +126,7 @@ impl Store {
             params![id],
         )?;
         tx.commit()?;
+        self.index = Default::default();
         self.suppression(id)
     }
 

@@ -48,6 +48,21 @@ pub enum Command {
         #[command(flatten)]
         ui: UiArgs,
     },
+    /// Capture this host for real (root) and open the UI on what it sees.
+    Live {
+        #[command(flatten)]
+        capture: CaptureArgs,
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// Capture this host for real (root) into the store, without the UI, until Ctrl-C.
+    Capture {
+        #[command(flatten)]
+        capture: CaptureArgs,
+        /// Stop after this long (30s, 10m, 2h).
+        #[arg(long, value_name = "DURATION")]
+        duration: Option<String>,
+    },
     /// List profiles (the images screen).
     Profiles {
         #[arg(long)]
@@ -106,6 +121,22 @@ pub enum Command {
         #[command(subcommand)]
         command: SnapshotsCommand,
     },
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CaptureArgs {
+    /// How often each container's activity is cut into a snapshot (30s, 10m, 30m, 2h).
+    #[arg(long, default_value = "30m", value_name = "DURATION")]
+    pub snapshot_interval: String,
+    /// At most this many containers profiled at once (the least recently started wait).
+    #[arg(long, default_value_t = 5)]
+    pub max_containers: usize,
+    /// Docker-compatible API socket(s) to resolve images (default: docker's and podman's).
+    #[arg(long = "runtime-socket", value_name = "PATH")]
+    pub runtime_sockets: Vec<PathBuf>,
+    /// Also profile processes outside containers.
+    #[arg(long)]
+    pub host: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -25,6 +25,8 @@ pub enum WriteCmd {
     Event(Box<Event>),
     /// Simulated or real time moved on: time-based Learning -> Stable.
     Clock(i64),
+    /// Capture counters to record in the store.
+    CaptureStats(Box<capture::CaptureStats>),
     /// Replay or capture finished.
     FeedDone,
 }
@@ -188,6 +190,14 @@ fn writer_loop(
                 }
                 if let Ok(mut st) = status.lock() {
                     st.now_ms = st.now_ms.max(now);
+                }
+            }
+            WriteCmd::CaptureStats(st) => {
+                let detail = serde_json::to_string(&*st).unwrap_or_default();
+                if let Err(e) =
+                    store.record_capture_stats(store::now_ms(), st.events, st.lost, &detail)
+                {
+                    set_error(format!("capture stats: {e}"));
                 }
             }
             WriteCmd::FeedDone => {

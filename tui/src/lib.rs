@@ -7,6 +7,7 @@ pub mod cli;
 pub mod commands;
 pub mod engine;
 pub mod keymap;
+pub mod live;
 pub mod logging;
 pub mod terminal;
 pub mod tree;

@@ -6,11 +6,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
-use wsprof_tui::cli::{Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand};
+use wsprof_tui::cli::{CaptureArgs, Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand};
 use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
 use wsprof_tui::keymap::{user_keymap_path, Keymap};
-use wsprof_tui::view::text::time;
-use wsprof_tui::{commands, logging, terminal, ui};
+use wsprof_tui::view::text::{parse_duration, time};
+use wsprof_tui::{commands, live, logging, terminal, ui};
 
 fn main() {
     ui::PROCESS_START.get_or_init(std::time::Instant::now);
@@ -58,6 +58,15 @@ fn run(cli: Cli) -> Result<()> {
             bundle.as_deref(),
             ui.keymap.as_deref(),
         ),
+        Command::Live { capture, ui } => live(&cli, capture, ui.keymap.as_deref(), None),
+        Command::Capture { capture, duration } => {
+            let d = duration
+                .as_deref()
+                .map(parse_duration)
+                .transpose()
+                .map_err(|e| anyhow!("--duration: {e}"))?;
+            live(&cli, capture, None, Some(d))
+        }
         Command::Profiles { json } => commands::profiles(&commands::open_existing(&db())?, *json),
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
@@ -192,15 +201,104 @@ fn demo(
             db_text
         ),
     };
-    let mut app = App::new(keymap);
-    let result = {
-        let mut guard = terminal::TerminalGuard::enter()?;
-        ui::run(&mut guard.terminal, &mut app, &engine, &banner)
-    };
+    let result = run_ui(keymap, &engine, &banner);
     stop.store(true, Ordering::Relaxed);
     let _ = feeder.join();
     engine.shutdown();
     result
+}
+
+fn run_ui(keymap: Keymap, engine: &Engine, banner: &dyn Fn(&EngineStatus) -> Banner) -> Result<()> {
+    let mut app = App::new(keymap);
+    let mut guard = terminal::TerminalGuard::enter()?;
+    ui::run(&mut guard.terminal, &mut app, engine, banner)
+}
+
+/// `live` (UI) and `capture` (headless; `Some(duration)`, `None` = until Ctrl-C).
+fn live(
+    cli: &Cli,
+    args: &CaptureArgs,
+    keymap: Option<&str>,
+    headless: Option<Option<i64>>,
+) -> Result<()> {
+    let interval =
+        parse_duration(&args.snapshot_interval).map_err(|e| anyhow!("--snapshot-interval: {e}"))?;
+    if args.max_containers == 0 {
+        return Err(anyhow!("--max-containers: must be at least 1"));
+    }
+    let keymap = match headless {
+        Some(_) => Keymap::builtin(),
+        None => Keymap::load(keymap, user_keymap_path().as_deref())?,
+    };
+    let rules = commands::load_rules(&cli.rules)?;
+    let db_path = cli.db.clone().unwrap_or_else(commands::default_db_path);
+    let store = Store::open(&db_path)?;
+    let opts = capture::CaptureOptions {
+        snapshot_interval: std::time::Duration::from_millis(interval as u64),
+        max_containers: args.max_containers,
+        runtime_sockets: args.runtime_sockets.clone(),
+        capture_host: args.host,
+        ..Default::default()
+    };
+    let engine = Engine::start(store, rules);
+    let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let feeder = live::spawn_capture(opts, engine.sender(), stats.clone(), stop.clone())?;
+    tracing::info!(db = %db_path.display(), "live capture started");
+    let result = match headless {
+        Some(duration) => {
+            live::catch_interrupts();
+            let start = std::time::Instant::now();
+            eprintln!("capturing into {} (Ctrl-C to stop)", db_path.display());
+            while !live::interrupted()
+                && !feeder.is_finished()
+                && duration.is_none_or(|d| start.elapsed().as_millis() < d as u128)
+            {
+                std::thread::sleep(std::time::Duration::from_millis(200));
+            }
+            Ok(())
+        }
+        None => {
+            let db_text = db_path.display().to_string();
+            let stats = stats.clone();
+            let banner = move |s: &EngineStatus| Banner {
+                mode: "LIVE".into(),
+                clock: time(store::now_ms()),
+                progress: format!(
+                    "{} | {} signals | db {}",
+                    stats
+                        .lock()
+                        .map(|st| live::status_text(&st))
+                        .unwrap_or_default(),
+                    s.detect.signals,
+                    db_text
+                ),
+            };
+            run_ui(keymap, &engine, &banner)
+        }
+    };
+    stop.store(true, Ordering::Relaxed);
+    let captured = feeder
+        .join()
+        .map_err(|_| anyhow!("the capture thread panicked"))?;
+    let status = engine.shutdown();
+    result?;
+    let st = captured.map_err(|e| anyhow!(e))?;
+    if let Some(e) = status.error {
+        return Err(anyhow!(e));
+    }
+    if headless.is_some() {
+        println!(
+            "captured {} events ({} lost, {} deduplicated in the kernel) into {}: {} snapshots, {} signals",
+            st.events,
+            st.lost,
+            st.dedup_hits,
+            db_path.display(),
+            status.snapshots,
+            status.detect.signals
+        );
+    }
+    Ok(())
 }
 
 /// A temporary demo directory removed at exit.

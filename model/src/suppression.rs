@@ -2,7 +2,6 @@
 //! and one process lineage again. Stored, visible as text, undoable, optionally expiring.
 
 use crate::signal::NewSignal;
-use crate::tree::NodeKey;
 use serde::{Deserialize, Serialize};
 
 /// A suppression as stored.
@@ -40,7 +39,9 @@ impl Suppression {
 /// The suppression as rule-language text (parsable by [`crate::rule::parse`]): the image
 /// and the exact process lineage. The rule it applies to is stored beside it.
 pub fn expression_text(image: &str, lineage: &[String]) -> String {
-    let (path, ancestors) = lineage.split_last().map_or(("", &[][..]), |(l, a)| (l.as_str(), a));
+    let (path, ancestors) = lineage
+        .split_last()
+        .map_or(("", &[][..]), |(l, a)| (l.as_str(), a));
     let nearest_first: Vec<String> = ancestors.iter().rev().cloned().collect();
     crate::rule::suppression_expr(image, path, &nearest_first).to_string()
 }
@@ -57,7 +58,11 @@ mod tests {
         let expr = crate::rule::parse(&text).unwrap();
         let ev = |anc: &str| Event {
             ts_ms: 0,
-            container: ContainerRef { id: "c".into(), image: "nginx".into(), version: "1".into() },
+            container: ContainerRef {
+                id: "c".into(),
+                image: "nginx".into(),
+                version: "1".into(),
+            },
             process: ProcessInfo {
                 exec_path: "/bin/sh".into(),
                 ancestors: vec![anc.to_string()],
@@ -68,9 +73,4 @@ mod tests {
         assert!(expr.matches(&ev("/usr/sbin/nginx")), "{text}");
         assert!(!expr.matches(&ev("/usr/sbin/apache2")), "{text}");
     }
-}
-
-/// The lineage a suppression for this signal node would hold.
-pub fn lineage_of(node: &NodeKey) -> Vec<String> {
-    node.lineage()
 }

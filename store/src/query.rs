@@ -10,6 +10,15 @@ use model::Profile;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// A profile's row, as the queries below need it.
+struct ProfileRow {
+    id: i64,
+    status: String,
+    snapshots: i64,
+    first_ms: Option<i64>,
+    last_ms: Option<i64>,
+}
+
 /// One row of the images screen.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ProfileSummary {
@@ -86,25 +95,27 @@ impl Store {
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
-    fn profile_id(
-        &self,
-        image: &str,
-        version: &str,
-    ) -> Result<Option<(i64, String, i64, Option<i64>, Option<i64>)>> {
+    fn profile_row(&self, image: &str, version: &str) -> Result<Option<ProfileRow>> {
         Ok(self
             .conn()
             .prepare(
                 "SELECT profile_id, status, snapshot_count, first_snapshot_ms, last_updated_ms FROM profiles WHERE image = ? AND version = ?",
             )?
             .query_row(params![image, version], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+                Ok(ProfileRow {
+                    id: r.get(0)?,
+                    status: r.get(1)?,
+                    snapshots: r.get(2)?,
+                    first_ms: r.get(3)?,
+                    last_ms: r.get(4)?,
+                })
             })
             .optional()?)
     }
 
     /// The nodes of a profile, parents before children, with commonality.
     pub fn profile_nodes(&self, image: &str, version: &str) -> Result<Vec<NodeRow>> {
-        let Some((id, ..)) = self.profile_id(image, version)? else {
+        let Some(ProfileRow { id, .. }) = self.profile_row(image, version)? else {
             return Err(StoreError::NotFound(format!(
                 "no profile {image}:{version}"
             )));
@@ -134,9 +145,9 @@ impl Store {
 
     /// The status of a profile, if it exists (cheap: one row).
     pub fn profile_status(&self, image: &str, version: &str) -> Result<Option<ProfileStatus>> {
-        match self.profile_id(image, version)? {
+        match self.profile_row(image, version)? {
             None => Ok(None),
-            Some((_, status, ..)) => ProfileStatus::parse(&status)
+            Some(ProfileRow { status, .. }) => ProfileStatus::parse(&status)
                 .map(Some)
                 .ok_or_else(|| StoreError::Corrupt(format!("status `{status}`"))),
         }
@@ -144,7 +155,14 @@ impl Store {
 
     /// The profile as the domain model sees it (for suggestions and anomalies).
     pub fn profile(&self, image: &str, version: &str) -> Result<Option<Profile>> {
-        let Some((_, status, count, first, last)) = self.profile_id(image, version)? else {
+        let Some(ProfileRow {
+            status,
+            snapshots: count,
+            first_ms: first,
+            last_ms: last,
+            ..
+        }) = self.profile_row(image, version)?
+        else {
             return Ok(None);
         };
         let mut nodes = BTreeMap::new();

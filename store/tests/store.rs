@@ -128,7 +128,7 @@ fn damaged_and_locked_files_are_refused_clearly() {
     // A second process holding the write lock.
     let path = dir.path().join("locked.duckdb");
     drop(Store::open(&path).unwrap());
-    let holder = std::process::Command::new(std::env::current_exe().unwrap())
+    let mut holder = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
             "hold_lock_helper",
@@ -139,7 +139,7 @@ fn damaged_and_locked_files_are_refused_clearly() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let mut out = holder.stdout.unwrap();
+    let mut out = holder.stdout.take().unwrap();
     let mut buf = [0u8; 64];
     let mut seen = String::new();
     while !seen.contains("HOLDING") {
@@ -147,7 +147,10 @@ fn damaged_and_locked_files_are_refused_clearly() {
         assert!(n > 0, "lock holder ended early: {seen}");
         seen.push_str(&String::from_utf8_lossy(&buf[..n]));
     }
-    match Store::open(&path) {
+    let second = Store::open(&path);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    match second {
         Err(e @ StoreError::Locked { .. }) => assert!(e.to_string().contains("locked"), "{e}"),
         Err(e) => panic!("expected Locked, got {e}"),
         Ok(_) => panic!("second writer must be refused"),

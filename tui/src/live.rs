@@ -52,14 +52,14 @@ pub fn spawn_capture(
                         break;
                     }
                 }
-                match cap.recv_timeout(Duration::from_millis(200)) {
-                    Some(out) => {
-                        if !forward(out, &mut last_record) {
-                            break;
-                        }
+                let Some(out) = cap.recv_timeout(Duration::from_millis(200)) else {
+                    if !cap.is_running() {
+                        break;
                     }
-                    None if !cap.is_running() => break,
-                    None => {}
+                    continue;
+                };
+                if !forward(out, &mut last_record) {
+                    break;
                 }
             }
             let result = cap.stop().map_err(|e| e.to_string());

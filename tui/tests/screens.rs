@@ -102,7 +102,7 @@ fn nginx_snapshot(i: usize) -> Snapshot {
             ts,
         ));
     }
-    if i % 10 == 0 {
+    if i.is_multiple_of(10) {
         t.record(&ev(
             &c,
             &worker,

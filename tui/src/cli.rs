@@ -63,6 +63,11 @@ pub enum Command {
         #[arg(long, value_name = "DURATION")]
         duration: Option<String>,
     },
+    /// What the store holds and the last capture counters (events, lost, drops by kind).
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
     /// List profiles (the images screen).
     Profiles {
         #[arg(long)]

@@ -332,3 +332,43 @@ fn is_parquet(f: &Path) -> bool {
     f.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
+
+pub fn status(store: &Store, json: bool) -> Result<()> {
+    let profiles = store.profiles()?;
+    let (open, suppressed, rejected) = store.signal_counts()?;
+    let capture = store.latest_capture_stats()?;
+    let detail: Option<serde_json::Value> = capture
+        .as_ref()
+        .and_then(|(_, _, d)| serde_json::from_str(d).ok());
+    if json {
+        return print_json(&serde_json::json!({
+            "profiles": profiles.len(),
+            "stable": profiles.iter().filter(|p| p.status == "stable").count(),
+            "snapshots": profiles.iter().map(|p| p.snapshots + p.unmerged_snapshots).sum::<u32>(),
+            "signals": {"open": open, "suppressed": suppressed, "rejected": rejected},
+            "suppressions": store.suppressions(false)?.len(),
+            "capture": detail,
+        }));
+    }
+    println!(
+        "{} profiles ({} stable), {} snapshots; signals: {open} open, {suppressed} suppressed, {rejected} rejected",
+        profiles.len(),
+        profiles.iter().filter(|p| p.status == "stable").count(),
+        profiles.iter().map(|p| p.snapshots + p.unmerged_snapshots).sum::<u32>()
+    );
+    match (capture, detail) {
+        (Some((events, lost, _)), Some(d)) => {
+            println!("last capture: {events} events, {lost} lost");
+            if let Some(m) = d["drops_by_kind"].as_object().filter(|m| !m.is_empty()) {
+                let drops: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                println!("  lost by kind: {}", drops.join(", "));
+            }
+            if let Some(h) = d["dedup_hits"].as_u64() {
+                println!("  repeated opens de-duplicated in the kernel: {h}");
+            }
+        }
+        (Some((events, lost, _)), None) => println!("last capture: {events} events, {lost} lost"),
+        _ => println!("no live capture recorded in this store"),
+    }
+    Ok(())
+}

@@ -67,6 +67,7 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| anyhow!("--duration: {e}"))?;
             live(&cli, capture, None, Some(d))
         }
+        Command::Status { json } => commands::status(&commands::open_existing(&db())?, *json),
         Command::Profiles { json } => commands::profiles(&commands::open_existing(&db())?, *json),
         Command::Profile {
             command: ProfileCommand::Show { profile, json },

@@ -76,6 +76,10 @@ pub fn run<B: Backend>(
                 "first frame drawn (ms since process start)"
             );
             first_frame = false;
+            // For the end-to-end test that the terminal is restored after a panic.
+            if std::env::var_os("WSPROF_TEST_PANIC_AFTER_FIRST_FRAME").is_some() {
+                panic!("panic requested by WSPROF_TEST_PANIC_AFTER_FIRST_FRAME");
+            }
         }
         if !event::poll(Duration::from_millis(100))? {
             continue;

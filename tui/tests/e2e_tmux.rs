@@ -50,38 +50,84 @@ fn have_tmux() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// False (and why, printed) when tmux is missing; in CI that is a failure instead.
+fn tmux_or_skip(test: &str) -> bool {
+    if have_tmux() {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("tmux is required in CI (scripts/setup.sh installs it)");
+    }
+    eprintln!("SKIP {test}: tmux is not installed");
+    false
+}
+
+/// `wsprof demo` running in a tmux session, on a store file in a temporary directory.
+struct Demo {
+    dir: tempfile::TempDir,
+    session: Session,
+}
+
+impl Demo {
+    fn start(name: &str, speed: &str) -> Demo {
+        let dir = tempfile::tempdir().unwrap();
+        let session = format!("wsprof-{name}-{}", std::process::id());
+        let cmd = format!(
+            "XDG_CONFIG_HOME={d} {bin} demo --speed {speed} --db {d}/demo.duckdb --log-file {d}/wsprof.log; echo EXITED $?; sleep 30",
+            d = dir.path().display(),
+            bin = env!("CARGO_BIN_EXE_wsprof"),
+        );
+        tmux(&[
+            "new-session",
+            "-d",
+            "-x",
+            "160",
+            "-y",
+            "45",
+            "-s",
+            &session,
+            &cmd,
+        ]);
+        Demo {
+            dir,
+            session: Session(session),
+        }
+    }
+    fn name(&self) -> &str {
+        &self.session.0
+    }
+    fn db(&self) -> std::path::PathBuf {
+        self.dir.path().join("demo.duckdb")
+    }
+    fn log(&self) -> std::path::PathBuf {
+        self.dir.path().join("wsprof.log")
+    }
+    /// Run the CLI on the same store and parse its JSON.
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = Command::new(env!("CARGO_BIN_EXE_wsprof"))
+            .args(args)
+            .arg("--db")
+            .arg(self.db())
+            .arg("--log-file")
+            .arg(self.log())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
+
 #[test]
 fn demo_navigate_accept_suggestion_then_cli_shows_it_suppressed() {
-    if !have_tmux() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("tmux is required in CI (scripts/setup.sh installs it)");
-        }
-        eprintln!("SKIP demo_navigate_accept_suggestion_then_cli_shows_it_suppressed: tmux is not installed");
+    if !tmux_or_skip("demo_navigate_accept_suggestion_then_cli_shows_it_suppressed") {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_wsprof");
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.duckdb");
-    let log = dir.path().join("wsprof.log");
-    let session = format!("wsprof-e2e-{}", std::process::id());
-    let cmd = format!(
-        "XDG_CONFIG_HOME={cfg} {bin} demo --speed max --db {db} --log-file {log}; echo EXITED $?; sleep 30",
-        cfg = dir.path().display(),
-        db = db.display(),
-        log = log.display()
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "-s",
-        &session,
-        &cmd,
-    ]);
-    let _guard = Session(session.clone());
+    let demo = Demo::start("e2e", "max");
+    let session = demo.name().to_string();
 
     // images screen, then the replay finishes
     wait_for(&session, "IMAGE", Duration::from_secs(20));
@@ -121,26 +167,15 @@ fn demo_navigate_accept_suggestion_then_cli_shows_it_suppressed() {
     wait_for(&session, "EXITED 0", Duration::from_secs(20));
 
     // the CLI twin over the same file
-    let out = Command::new(bin)
-        .args(["signals", "--json", "--db"])
-        .arg(&db)
-        .arg("--log-file")
-        .arg(&log)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let signals: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let signals = demo.json(&["signals", "--json"]);
+    let signals = signals.as_array().unwrap();
     let accepted = signals
         .iter()
         .find(|s| s["id"] == id)
         .expect("accepted signal listed");
     assert_eq!(accepted["status"], "suppressed", "{accepted}");
     assert_eq!(accepted["suppression_id"], 1);
-    report_first_frame(&log);
+    report_first_frame(&demo.log());
 }
 
 fn report_first_frame(log: &Path) {
@@ -155,37 +190,12 @@ fn report_first_frame(log: &Path) {
 /// queued.
 #[test]
 fn accepting_early_hides_the_next_matching_signals() {
-    if !have_tmux() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("tmux is required in CI (scripts/setup.sh installs it)");
-        }
-        eprintln!("SKIP accepting_early_hides_the_next_matching_signals: tmux is not installed");
+    if !tmux_or_skip("accepting_early_hides_the_next_matching_signals") {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_wsprof");
-    let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("demo.duckdb");
-    let log = dir.path().join("wsprof.log");
-    let session = format!("wsprof-e2e-early-{}", std::process::id());
     // 3 simulated days in about 30 s
-    let cmd = format!(
-        "XDG_CONFIG_HOME={cfg} {bin} demo --speed 9000 --db {db} --log-file {log}; echo EXITED $?; sleep 30",
-        cfg = dir.path().display(),
-        db = db.display(),
-        log = log.display()
-    );
-    tmux(&[
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "45",
-        "-s",
-        &session,
-        &cmd,
-    ]);
-    let _guard = Session(session.clone());
+    let demo = Demo::start("e2e-early", "9000");
+    let session = demo.name().to_string();
     wait_for(&session, "IMAGE", Duration::from_secs(20));
     keys(&session, &["2"]);
     wait_for(&session, "Signal queue", Duration::from_secs(10));
@@ -207,23 +217,7 @@ fn accepting_early_hides_the_next_matching_signals() {
     keys(&session, &["q"]);
     wait_for(&session, "EXITED 0", Duration::from_secs(20));
 
-    let json = |args: &[&str]| -> serde_json::Value {
-        let out = Command::new(bin)
-            .args(args)
-            .arg("--db")
-            .arg(&db)
-            .arg("--log-file")
-            .arg(&log)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    };
-    let sups = json(&["suppressions", "--json"]);
+    let sups = demo.json(&["suppressions", "--json"]);
     let sup = &sups[0];
     let hidden = sup["hidden"].as_u64().unwrap();
     assert!(
@@ -232,7 +226,7 @@ fn accepting_early_hides_the_next_matching_signals() {
     );
     let lineage: Vec<String> = serde_json::from_value(sup["lineage"].clone()).unwrap();
     let created = sup["created_ms"].as_i64().unwrap();
-    let signals = json(&[
+    let signals = demo.json(&[
         "signals",
         "--json",
         "--rule",

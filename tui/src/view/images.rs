@@ -1,12 +1,12 @@
 //! Images screen: profiles grouped by image name, one row per version.
 
 use super::text::{opt_time, percent};
-use super::{commonality_style, scroll_offset, selected_style};
+use super::{commonality_style, list_table};
 use crate::app::App;
 use ratatui::layout::{Constraint, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row};
 use ratatui::Frame;
 
 pub fn list_rows(body: Rect) -> Rect {
@@ -39,47 +39,38 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         return;
     }
     let rows_area = list_rows(area);
-    let offset = scroll_offset(app.image_sel, rows_area.height as usize);
     let mut prev_image: Option<&str> = None;
-    let rows: Vec<Row> = visible
-        .iter()
-        .enumerate()
-        .skip(offset)
-        .take(rows_area.height as usize)
-        .map(|(pos, &i)| {
-            let p = &app.images[i];
-            let first_of_group = prev_image != Some(p.image.as_str()) || pos == offset;
-            prev_image = Some(p.image.as_str());
-            let status_style = if p.status == "stable" {
-                Style::default().fg(Color::Green)
-            } else {
-                Style::default().fg(Color::Yellow)
-            };
-            let row = Row::new(vec![
-                Cell::from(if first_of_group {
-                    p.image.clone()
-                } else {
-                    String::new()
-                })
-                .style(Style::default().add_modifier(Modifier::BOLD)),
-                Cell::from(p.version.clone()),
-                Cell::from(format!("{:>5}", p.snapshots)),
-                Cell::from(p.status.clone()).style(status_style),
-                Cell::from(percent(p.commonality)).style(commonality_style(p.commonality)),
-                Cell::from(format!("{:>5}", p.containers)),
-                Cell::from(format!("{:>5}", p.open_signals)),
-                Cell::from(opt_time(p.last_updated_ms)),
-            ]);
-            if pos == app.image_sel {
-                row.style(selected_style())
-            } else {
-                row
-            }
-        })
-        .collect();
-    let table = Table::new(
-        rows,
-        [
+    let make = |i: usize, first_shown: bool| {
+        let p = &app.images[i];
+        let first_of_group = prev_image != Some(p.image.as_str()) || first_shown;
+        prev_image = Some(p.image.as_str());
+        let status_style = if p.status == "stable" {
+            Style::default().fg(Color::Green)
+        } else {
+            Style::default().fg(Color::Yellow)
+        };
+        let name = if first_of_group {
+            p.image.clone()
+        } else {
+            String::new()
+        };
+        Row::new(vec![
+            Cell::from(name).style(Style::default().add_modifier(Modifier::BOLD)),
+            Cell::from(p.version.clone()),
+            Cell::from(format!("{:>5}", p.snapshots)),
+            Cell::from(p.status.clone()).style(status_style),
+            Cell::from(percent(p.commonality)).style(commonality_style(p.commonality)),
+            Cell::from(format!("{:>5}", p.containers)),
+            Cell::from(format!("{:>5}", p.open_signals)),
+            Cell::from(opt_time(p.last_updated_ms)),
+        ])
+    };
+    let table = list_table(
+        &visible,
+        app.image_sel,
+        rows_area.height as usize,
+        make,
+        &[
             Constraint::Fill(1),
             Constraint::Length(10),
             Constraint::Length(9),
@@ -89,9 +80,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             Constraint::Length(8),
             Constraint::Length(17),
         ],
-    )
-    .header(
-        Row::new(vec![
+        &[
             "IMAGE",
             "VERSION",
             "SNAPSHOTS",
@@ -100,14 +89,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             "CONTAINERS",
             "SIGNALS",
             "LAST UPDATED",
-        ])
-        .style(
-            Style::default()
-                .add_modifier(Modifier::BOLD)
-                .fg(Color::Cyan),
-        ),
-    )
-    .block(block);
+        ],
+        block,
+    );
     f.render_widget(table, area);
     if let Some(p) = app.selected_image() {
         let hint = Line::from(vec![Span::styled(

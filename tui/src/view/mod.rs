@@ -11,7 +11,7 @@ use crate::app::{App, Screen};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Block, Paragraph, Row, Table};
 use ratatui::Frame;
 
 /// The screen's regions: tabs line, body, search/message line, status bar.
@@ -87,6 +87,44 @@ pub fn severity_style(s: &str) -> Style {
 
 pub fn selected_style() -> Style {
     Style::default().add_modifier(Modifier::REVERSED)
+}
+
+/// A list screen's table: the rows of `visible` that fit `height` with the selection in
+/// view, the selected one reversed, a bold header and the block. `make(index, first_shown)`
+/// builds the row of `visible`'s item `index`.
+pub fn list_table<'a>(
+    visible: &[usize],
+    sel: usize,
+    height: usize,
+    mut make: impl FnMut(usize, bool) -> Row<'a>,
+    widths: &[Constraint],
+    headers: &[&'a str],
+    block: Block<'a>,
+) -> Table<'a> {
+    let offset = scroll_offset(sel, height);
+    let rows: Vec<Row> = visible
+        .iter()
+        .enumerate()
+        .skip(offset)
+        .take(height)
+        .map(|(pos, &i)| {
+            let row = make(i, pos == offset);
+            if pos == sel {
+                row.style(selected_style())
+            } else {
+                row
+            }
+        })
+        .collect();
+    Table::new(rows, widths.to_vec())
+        .header(
+            Row::new(headers.to_vec()).style(
+                Style::default()
+                    .add_modifier(Modifier::BOLD)
+                    .fg(Color::Cyan),
+            ),
+        )
+        .block(block)
 }
 
 pub fn draw(f: &mut Frame, app: &App) {

@@ -2,13 +2,13 @@
 //! suppression suggestion with a preview of what accepting would hide.
 
 use super::text::{cut, percent, time};
-use super::{commonality_style, scroll_offset, selected_style, severity_style};
+use super::{commonality_style, list_table, severity_style};
 use crate::action::Action;
 use crate::app::App;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 use ratatui::Frame;
 
 fn split(body: Rect) -> [Rect; 2] {
@@ -53,49 +53,43 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         f.render_widget(Paragraph::new(msg).block(block), list);
     } else {
         let rows_area = list_rows(area);
-        let offset = scroll_offset(app.signal_sel, rows_area.height as usize);
-        let rows: Vec<Row> = visible
-            .iter()
-            .enumerate()
-            .skip(offset)
-            .take(rows_area.height as usize)
-            .map(|(pos, &i)| {
-                let s = &app.signals[i];
-                let mark = match (s.status.as_str(), s.suggestion.is_some()) {
-                    ("suppressed", _) => Span::styled("S", Style::default().fg(Color::DarkGray)),
-                    ("rejected", _) => Span::styled("X", Style::default().fg(Color::Red)),
-                    (_, true) => Span::styled("✓", Style::default().fg(Color::Green)),
-                    _ => Span::raw(" "),
-                };
-                let count = if s.count > 1 {
-                    format!("×{}", s.count)
-                } else {
-                    String::new()
-                };
-                let row = Row::new(vec![
-                    Cell::from(time(s.ts_ms)[8..].to_string()),
-                    Cell::from(Span::styled(
-                        cut(&s.severity, 4).replace('…', ""),
-                        severity_style(&s.severity),
-                    )),
-                    Cell::from(mark),
-                    Cell::from(s.rule_id.clone()),
-                    Cell::from(format!("{}:{}", s.image, s.version)),
-                    Cell::from(model::event::base_name(&s.process.exec_path).to_string()),
-                    Cell::from(count),
-                ]);
-                if pos == app.signal_sel {
-                    row.style(selected_style())
-                } else if s.status != "open" {
-                    row.style(Style::default().fg(Color::DarkGray))
-                } else {
-                    row
-                }
-            })
-            .collect();
-        let table = Table::new(
-            rows,
-            [
+        let make = |i: usize, _first: bool| {
+            let s = &app.signals[i];
+            let mark = match (s.status.as_str(), s.suggestion.is_some()) {
+                ("suppressed", _) => Span::styled("S", Style::default().fg(Color::DarkGray)),
+                ("rejected", _) => Span::styled("X", Style::default().fg(Color::Red)),
+                (_, true) => Span::styled("✓", Style::default().fg(Color::Green)),
+                _ => Span::raw(" "),
+            };
+            let count = if s.count > 1 {
+                format!("×{}", s.count)
+            } else {
+                String::new()
+            };
+            let row = Row::new(vec![
+                Cell::from(time(s.ts_ms)[8..].to_string()),
+                Cell::from(Span::styled(
+                    cut(&s.severity, 4).replace('…', ""),
+                    severity_style(&s.severity),
+                )),
+                Cell::from(mark),
+                Cell::from(s.rule_id.clone()),
+                Cell::from(format!("{}:{}", s.image, s.version)),
+                Cell::from(model::event::base_name(&s.process.exec_path).to_string()),
+                Cell::from(count),
+            ]);
+            if s.status != "open" {
+                row.style(Style::default().fg(Color::DarkGray))
+            } else {
+                row
+            }
+        };
+        let table = list_table(
+            &visible,
+            app.signal_sel,
+            rows_area.height as usize,
+            make,
+            &[
                 Constraint::Length(8),
                 Constraint::Length(4),
                 Constraint::Length(1),
@@ -104,18 +98,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Constraint::Length(10),
                 Constraint::Length(5),
             ],
-        )
-        .header(
-            Row::new(vec![
-                "DAY TIME", "SEV", "", "RULE", "IMAGE", "PROCESS", "COUNT",
-            ])
-            .style(
-                Style::default()
-                    .add_modifier(Modifier::BOLD)
-                    .fg(Color::Cyan),
-            ),
-        )
-        .block(block);
+            &["DAY TIME", "SEV", "", "RULE", "IMAGE", "PROCESS", "COUNT"],
+            block,
+        );
         f.render_widget(table, list);
     }
     draw_detail(f, app, detail);

@@ -1,12 +1,12 @@
 //! Suppressions screen: every suppression with who, when, why, what it hides; undoable.
 
+use super::list_table;
 use super::text::{cut, opt_time, time};
-use super::{scroll_offset, selected_style};
 use crate::app::App;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::style::{Color, Modifier, Style};
+use ratatui::style::{Color, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Wrap};
 use ratatui::Frame;
 
 fn split(body: Rect) -> [Rect; 2] {
@@ -40,40 +40,31 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         f.render_widget(Paragraph::new(msg).block(block), list);
     } else {
         let rows_area = list_rows(area);
-        let offset = scroll_offset(app.suppression_sel, rows_area.height as usize);
-        let rows: Vec<Row> = visible
-            .iter()
-            .enumerate()
-            .skip(offset)
-            .take(rows_area.height as usize)
-            .map(|(pos, &i)| {
-                let s = &app.suppressions[i];
-                let state = if s.removed_ms.is_some() {
-                    ("undone", Color::DarkGray)
-                } else if s.active {
-                    ("active", Color::Green)
-                } else {
-                    ("expired", Color::DarkGray)
-                };
-                let row = Row::new(vec![
-                    Cell::from(format!("{:>3}", s.id)),
-                    Cell::from(s.rule_id.clone()),
-                    Cell::from(s.image.clone()),
-                    Cell::from(cut(&s.lineage.join(" > "), 40)),
-                    Cell::from(format!("{:>6}", s.hidden)),
-                    Cell::from(state.0).style(Style::default().fg(state.1)),
-                    Cell::from(format!("{} {}", s.created_by, time(s.created_ms))),
-                ]);
-                if pos == app.suppression_sel {
-                    row.style(selected_style())
-                } else {
-                    row
-                }
-            })
-            .collect();
-        let table = Table::new(
-            rows,
-            [
+        let make = |i: usize, _first: bool| {
+            let s = &app.suppressions[i];
+            let state = if s.removed_ms.is_some() {
+                ("undone", Color::DarkGray)
+            } else if s.active {
+                ("active", Color::Green)
+            } else {
+                ("expired", Color::DarkGray)
+            };
+            Row::new(vec![
+                Cell::from(format!("{:>3}", s.id)),
+                Cell::from(s.rule_id.clone()),
+                Cell::from(s.image.clone()),
+                Cell::from(cut(&s.lineage.join(" > "), 40)),
+                Cell::from(format!("{:>6}", s.hidden)),
+                Cell::from(state.0).style(Style::default().fg(state.1)),
+                Cell::from(format!("{} {}", s.created_by, time(s.created_ms))),
+            ])
+        };
+        let table = list_table(
+            &visible,
+            app.suppression_sel,
+            rows_area.height as usize,
+            make,
+            &[
                 Constraint::Length(4),
                 Constraint::Fill(2),
                 Constraint::Length(16),
@@ -82,9 +73,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Constraint::Length(8),
                 Constraint::Length(26),
             ],
-        )
-        .header(
-            Row::new(vec![
+            &[
                 "ID",
                 "RULE",
                 "IMAGE",
@@ -92,14 +81,9 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 "HIDDEN",
                 "STATE",
                 "BY / WHEN",
-            ])
-            .style(
-                Style::default()
-                    .add_modifier(Modifier::BOLD)
-                    .fg(Color::Cyan),
-            ),
-        )
-        .block(block);
+            ],
+            block,
+        );
         f.render_widget(table, list);
     }
     let lines = match app.selected_suppression() {

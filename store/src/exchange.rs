@@ -96,7 +96,6 @@ impl Store {
             path: path.to_path_buf(),
             detail,
         };
-        let lit = sql_path_literal(path).map_err(err)?;
         let tmp = path.with_extension("tmp-wsprof");
         let tmp_lit = sql_path_literal(&tmp).map_err(err)?;
         let n = self
@@ -112,7 +111,6 @@ impl Store {
                 [],
             )
             .map_err(|e| err(e.to_string()))?;
-        let _ = lit;
         std::fs::rename(&tmp, path).map_err(|source| ExchangeError::Io {
             path: path.to_path_buf(),
             source,

@@ -505,19 +505,7 @@ impl App {
             }
             Action::Signals => self.go(Screen::Signals),
             Action::Suppressions => self.go(Screen::Suppressions),
-            Action::ViewProfile => {
-                if let Some(s) = self
-                    .selected_signal()
-                    .filter(|_| self.screen == Screen::Signals)
-                {
-                    let (img, ver) = (s.image.clone(), s.version.clone());
-                    let node = s.node_key.clone();
-                    self.open_profile(store, &img, &ver);
-                    if let Some(pv) = &mut self.profile {
-                        pv.tree.select_key(&node);
-                    }
-                }
-            }
+            Action::ViewProfile => self.view_signal_profile(store),
             Action::Accept => self.accept(store),
             Action::Reject => {
                 if let Some(s) = self
@@ -615,10 +603,23 @@ impl App {
                     pv.tree.toggle();
                 }
             }
-            Screen::Signals => {
-                let _ = self.selected_signal();
-            }
+            Screen::Signals => self.view_signal_profile(store),
             Screen::Suppressions => {}
+        }
+    }
+
+    /// Open the profile of the selected signal at the signal's process.
+    fn view_signal_profile(&mut self, store: &Store) {
+        let Some(s) = self
+            .selected_signal()
+            .filter(|_| self.screen == Screen::Signals)
+        else {
+            return;
+        };
+        let (img, ver, node) = (s.image.clone(), s.version.clone(), s.node_key.clone());
+        self.open_profile(store, &img, &ver);
+        if let Some(pv) = &mut self.profile {
+            pv.tree.select_key(&node);
         }
     }
 

@@ -390,4 +390,11 @@ fn filters_and_view_profile_from_signal() {
     assert_eq!(h.app.profile.as_ref().unwrap().summary.image, "nginx");
     h.act(&[Action::Back]);
     assert_eq!(h.app.screen, Screen::Signals);
+    // Enter on a signal opens the profile too; the anomaly's /bin/bash is not in the
+    // profile, so the nearest process that is (its parent) is selected
+    assert_eq!(h.app.selected_signal().unwrap().rule_id, "profile-anomaly");
+    h.act(&[Action::Open]);
+    assert_eq!(h.app.screen, Screen::Profile);
+    let sel = &h.app.profile.as_ref().unwrap().tree.selected().unwrap().label;
+    assert_eq!(sel, "/usr/sbin/nginx");
 }

@@ -5,9 +5,11 @@
 //! cached prepared statement re-executed after writes on the connection returned wrong
 //! rows (tested in `tui/tests/engine.rs` and `store/tests/store.rs`).
 //!
-//! One [`Store`] owns the read-write connection; writes go through transactions (snapshot
-//! nodes through the Appender, flushed before commit). Readers in the same process use
-//! [`Store::reader`], a second connection to the same database instance.
+//! One [`Store`] owns the one connection; writes go through transactions (snapshot nodes
+//! through the Appender, flushed before commit). Code in the same process that reads while
+//! another thread writes shares the `Store` behind a lock instead of opening a second
+//! connection: reads on a second connection during writes failed with DuckDB 1.5.6
+//! ("Perfect hash aggregate ... exceeded total groups").
 
 pub mod detect;
 mod exchange;
@@ -110,18 +112,6 @@ impl Store {
         self.path.as_deref()
     }
 
-    /// A second connection to the same database, for reading from another thread.
-    pub fn reader(&self) -> Result<Store> {
-        let conn = self.conn.try_clone()?;
-        configure(&conn)?;
-        Ok(Store {
-            conn,
-            path: self.path.clone(),
-            settings: self.settings,
-            index: Default::default(),
-        })
-    }
-
     /// Write everything to the file now (checkpoint the WAL).
     pub fn checkpoint(&self) -> Result<()> {
         self.conn.execute_batch("CHECKPOINT")?;
@@ -134,9 +124,10 @@ impl Store {
 }
 
 /// Per-connection settings. Perfect-hash aggregation is planned from column statistics,
-/// which a concurrent writer in this process changes under a running read ("Perfect hash
-/// aggregate: aggregate group N exceeded total groups M"); reads here are small, so plain
-/// hash aggregation costs nothing noticeable.
+/// which a concurrent writer changed under a running read when the UI still read on a
+/// second connection ("Perfect hash aggregate: aggregate group N exceeded total groups
+/// M"); kept off as a guard for other processes' read-only use. Reads here are small, so
+/// plain hash aggregation costs nothing noticeable.
 fn configure(conn: &Connection) -> Result<()> {
     conn.execute_batch("SET perfect_ht_threshold = 0")?;
     Ok(())

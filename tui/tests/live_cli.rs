@@ -51,26 +51,14 @@ impl Drop for Killed {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = podman()
-            .args(["rm", "-f", "-t", "0", "wsprof-live-cli"])
-            .output();
+        for name in ["wsprof-live-cli", "wsprof-live-ui"] {
+            let _ = podman().args(["rm", "-f", "-t", "0", name]).output();
+        }
     }
 }
 
-#[test]
-fn capture_command_stores_snapshots_and_live_signals() {
-    if let Some(why) = missing_prerequisite() {
-        if std::env::var("CI").is_ok_and(|v| v == "true") {
-            panic!("live capture prerequisites missing in CI: {why}");
-        }
-        eprintln!("SKIP capture_command_stores_snapshots_and_live_signals: {why}");
-        return;
-    }
-    let bin = env!("CARGO_BIN_EXE_wsprof");
-    let tmp = tempfile::tempdir().unwrap();
-    let sock = tmp.path().join("podman.sock");
-    let db = tmp.path().join("live.duckdb");
-    let log = tmp.path().join("wsprof.log");
+/// A podman API service on `sock`, stopped (with the test container) on drop.
+fn podman_service(sock: &Path) -> Killed {
     let mut guard = Killed(Vec::new());
     guard.0.push(
         podman()
@@ -93,6 +81,38 @@ fn capture_command_stores_snapshots_and_live_signals() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    guard
+}
+
+/// The live tests run one at a time: each capture sees every container on the host.
+static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// False (and why, printed) without the prerequisites; in CI that is a failure instead.
+fn prerequisites_or_skip(test: &str) -> bool {
+    match missing_prerequisite() {
+        None => true,
+        Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("live capture prerequisites missing in CI: {why}")
+        }
+        Some(why) => {
+            eprintln!("SKIP {test}: {why}");
+            false
+        }
+    }
+}
+
+#[test]
+fn capture_command_stores_snapshots_and_live_signals() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !prerequisites_or_skip("capture_command_stores_snapshots_and_live_signals") {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_wsprof");
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("podman.sock");
+    let db = tmp.path().join("live.duckdb");
+    let log = tmp.path().join("wsprof.log");
+    let _guard = podman_service(&sock);
     let capture = Command::new(bin)
         .args([
             "capture",
@@ -183,4 +203,97 @@ fn capture_command_stores_snapshots_and_live_signals() {
         s["summary"].as_str().unwrap().contains("/etc/shadow"),
         "{s}"
     );
+}
+
+fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("run tmux");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+fn wait_screen(session: &str, what: &str, timeout: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let s = tmux(&["capture-pane", "-p", "-t", session]);
+        if s.contains(what) {
+            return s;
+        }
+        assert!(
+            start.elapsed() < timeout,
+            "timed out waiting for {what:?}; screen:\n{s}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// `wsprof live` in a real terminal: a container started while it runs shows up on the
+/// images screen under its image and version, the status line counts events, and `q`
+/// stops capture and exits cleanly.
+#[test]
+fn live_ui_shows_a_new_container_and_quits_cleanly() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !prerequisites_or_skip("live_ui_shows_a_new_container_and_quits_cleanly") {
+        return;
+    }
+    if !Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        panic!("tmux is missing (scripts/setup.sh installs it)");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("podman.sock");
+    let _guard = podman_service(&sock);
+    let session = format!("wsprof-live-{}", std::process::id());
+    let cmd = format!(
+        "XDG_CONFIG_HOME={d} {bin} live --snapshot-interval 3s --runtime-socket {sock} --db {d}/live.duckdb --log-file {d}/log; echo EXITED $?; sleep 30",
+        d = tmp.path().display(),
+        bin = env!("CARGO_BIN_EXE_wsprof"),
+        sock = sock.display()
+    );
+    tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "-s",
+        &session,
+        &cmd,
+    ]);
+    struct Session(String);
+    impl Drop for Session {
+        fn drop(&mut self) {
+            tmux(&["kill-session", "-t", &self.0]);
+        }
+    }
+    let _s = Session(session.clone());
+    wait_screen(&session, "LIVE", Duration::from_secs(30));
+    let run = podman()
+        .args([
+            "run",
+            "--rm",
+            "--name",
+            "wsprof-live-cli",
+            "demo/web:2.0",
+            "/bin/sh",
+            "-c",
+            "cat /etc/app.conf > /dev/null; sleep 7",
+        ])
+        .output()
+        .expect("podman run");
+    assert!(
+        run.status.success(),
+        "podman run: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let screen = wait_screen(&session, "demo/web", Duration::from_secs(30));
+    assert!(
+        screen.contains("2.0") && screen.contains("learning"),
+        "{screen}"
+    );
+    assert!(screen.contains("lost 0"), "{screen}");
+    tmux(&["send-keys", "-t", &session, "q"]);
+    wait_screen(&session, "EXITED 0", Duration::from_secs(30));
 }

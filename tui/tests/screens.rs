@@ -395,6 +395,14 @@ fn filters_and_view_profile_from_signal() {
     assert_eq!(h.app.selected_signal().unwrap().rule_id, "profile-anomaly");
     h.act(&[Action::Open]);
     assert_eq!(h.app.screen, Screen::Profile);
-    let sel = &h.app.profile.as_ref().unwrap().tree.selected().unwrap().label;
+    let sel = &h
+        .app
+        .profile
+        .as_ref()
+        .unwrap()
+        .tree
+        .selected()
+        .unwrap()
+        .label;
     assert_eq!(sel, "/usr/sbin/nginx");
 }

@@ -30,7 +30,11 @@ pub fn draw(f: &mut Frame, app: &App, body: Rect) {
             ])
         })
         .collect();
-    let desc_w = lines_src.iter().map(|(_, d)| d.chars().count()).max().unwrap_or(20);
+    let desc_w = lines_src
+        .iter()
+        .map(|(_, d)| d.chars().count())
+        .max()
+        .unwrap_or(20);
     let w = ((key_w + desc_w) as u16 + 6).min(body.width);
     let h = (lines.len() as u16 + 2).min(body.height);
     let area = Rect {

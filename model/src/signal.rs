@@ -74,6 +74,10 @@ pub struct NewSignal {
     pub node: NodeKey,
     /// Why (anomalies: what the profile lacks and the nearest node it has).
     pub reason: String,
+    /// Why no suppression may be suggested whatever the profile says (the rule matched on
+    /// something profiles do not record, such as the command line).
+    #[serde(default)]
+    pub suggestion_block: Option<String>,
 }
 
 impl NewSignal {
@@ -99,6 +103,7 @@ impl NewSignal {
             summary: scrub_text(&ev.summary()),
             node: trigger_node(ev),
             reason,
+            suggestion_block: None,
         }
     }
 

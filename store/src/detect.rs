@@ -94,14 +94,21 @@ impl Detector {
             .rules
             .matching(ev)
             .map(|r| {
-                NewSignal::from_event(
+                let mut s = NewSignal::from_event(
                     ev,
                     SignalKind::Rule,
                     &r.id,
                     r.severity.as_str(),
                     r.mitre.as_deref().unwrap_or(""),
                     r.description.clone(),
-                )
+                );
+                if r.expression.expr().uses_command_line() {
+                    s.suggestion_block = Some(format!(
+                        "rule {} matches on the command line, which profiles do not record",
+                        r.id
+                    ));
+                }
+                s
             })
             .collect();
         if let Some(p) = self.stable_profile(store, ev)? {

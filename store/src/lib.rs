@@ -103,6 +103,10 @@ impl Store {
         };
         migration::migrate(&mut store.conn).map_err(|e| match (&store.path, e) {
             (Some(p), StoreError::Db(d)) => classify_open_error(p, d),
+            (Some(p), StoreError::TooNew { found, known }) => StoreError::Refused(format!(
+                "database {}: schema version {found} is newer than this wsprof understands ({known}); use a newer wsprof",
+                p.display()
+            )),
             (_, e) => e,
         })?;
         Ok(store)

@@ -4,9 +4,10 @@ use crate::{Result, StoreError};
 use duckdb::Connection;
 
 /// (version, SQL). Append only; never edit a released migration.
-const MIGRATIONS: &[(i64, &str)] = &[(
-    1,
-    r#"
+const MIGRATIONS: &[(i64, &str)] = &[
+    (
+        1,
+        r#"
 CREATE SEQUENCE profile_ids START 1;
 CREATE SEQUENCE signal_ids START 1;
 CREATE SEQUENCE suppression_ids START 1;
@@ -95,10 +96,17 @@ CREATE TABLE capture_stats (
     detail  VARCHAR NOT NULL
 );
 "#,
-)];
+    ),
+    (
+        2,
+        // Why a signal may get no suggestion whatever its profile says (its rule matched on
+        // the command line, which profiles do not record).
+        "ALTER TABLE signals ADD COLUMN suggestion_block VARCHAR;",
+    ),
+];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 1;
+pub const LATEST: i64 = 2;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(

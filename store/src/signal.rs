@@ -44,6 +44,8 @@ pub struct SignalRow {
     pub suppression_id: Option<i64>,
     pub count: u32,
     pub suggestion: Option<Suggestion>,
+    /// Why no suggestion is offered whatever the profile says, if so.
+    pub suggestion_block: Option<String>,
 }
 
 /// Filters of the signal queue; `None` means any.
@@ -56,7 +58,7 @@ pub struct SignalFilter {
 
 const SIGNAL_COLUMNS: &str =
     "signal_id, ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
-     process_json, summary, node_key, reason, status, suppression_id, count";
+     process_json, summary, node_key, reason, status, suppression_id, count, suggestion_block";
 
 fn row_to_signal(r: &duckdb::Row) -> duckdb::Result<(SignalRow, String)> {
     let process_json: String = r.get(10)?;
@@ -80,6 +82,7 @@ fn row_to_signal(r: &duckdb::Row) -> duckdb::Result<(SignalRow, String)> {
             suppression_id: r.get(15)?,
             count: r.get::<_, i64>(16)? as u32,
             suggestion: None,
+            suggestion_block: r.get(17)?,
         },
         process_json,
     ))
@@ -123,8 +126,9 @@ impl Store {
             serde_json::to_string(&s.process).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let id: i64 = self.conn.query_row(
             "INSERT INTO signals (ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
-                process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?) RETURNING signal_id",
+                process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key,
+                suggestion_block)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?, ?) RETURNING signal_id",
             params![
                 s.ts_ms,
                 s.ts_ms,
@@ -140,7 +144,8 @@ impl Store {
                 s.summary,
                 s.node.0,
                 s.reason,
-                key
+                key,
+                s.suggestion_block
             ],
             |r| r.get(0),
         )?;
@@ -203,7 +208,7 @@ impl Store {
         if !profiles.contains_key(&key) {
             profiles.insert(key.clone(), self.profile(&s.image, &s.version)?);
         }
-        if let Some(Some(p)) = profiles.get(&key) {
+        if let (Some(Some(p)), None) = (profiles.get(&key), &s.suggestion_block) {
             s.suggestion = suggest(
                 &NodeKey(s.node_key.clone()),
                 p,

@@ -509,3 +509,82 @@ fn rate_limit_counts_a_burst_on_the_newest_signal() {
         AddOutcome::Inserted(_)
     ));
 }
+
+#[test]
+fn a_signal_whose_rule_reads_the_command_line_gets_no_suggestion() {
+    let (_d, mut s) = open_temp();
+    for (i, m) in [9u8, 9, 9, 9].iter().enumerate() {
+        s.ingest_snapshot(&snapshot(i, "1.0", *m), &never_stable())
+            .unwrap();
+    }
+    let c = container(1, "web", "1.0");
+    let sh = &["/usr/sbin/nginx", "/bin/sh"][..];
+    let mut blocked = signal(&c, sh, "curl-pipe-shell", 100);
+    blocked.suggestion_block = Some("rule curl-pipe-shell matches on the command line".into());
+    let AddOutcome::Inserted(b) = s.add_signal(&blocked, 100).unwrap() else {
+        panic!()
+    };
+    let AddOutcome::Inserted(ok) = s
+        .add_signal(&signal(&c, sh, "shell-from-web", 100), 100)
+        .unwrap()
+    else {
+        panic!()
+    };
+    let row = s.signal(b).unwrap();
+    assert!(
+        row.suggestion.is_none(),
+        "the process is in 4 of 4 snapshots, but the rule read argv"
+    );
+    assert_eq!(
+        row.suggestion_block.as_deref(),
+        Some("rule curl-pipe-shell matches on the command line")
+    );
+    assert!(s.signal(ok).unwrap().suggestion.is_some());
+    // and the block survives a reopen of the file (migration 2 column)
+    let path = s.path().unwrap().to_path_buf();
+    drop(s);
+    let s = Store::open(&path).unwrap();
+    assert!(s.signal(b).unwrap().suggestion.is_none());
+}
+
+#[test]
+fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.duckdb");
+    {
+        let mut s = Store::open(&path).unwrap();
+        s.ingest_snapshot(&snapshot(0, "1.0", 3), &never_stable())
+            .unwrap();
+    }
+    // make it a version-1 file, as an older wsprof left it
+    {
+        let c = duckdb::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "ALTER TABLE signals DROP COLUMN suggestion_block; DELETE FROM schema_migrations WHERE version = 2;",
+        )
+        .unwrap();
+    }
+    let mut s = Store::open(&path).unwrap();
+    assert_eq!(
+        s.profiles().unwrap()[0].snapshots,
+        1,
+        "data kept across the upgrade"
+    );
+    let c = container(1, "web", "1.0");
+    s.add_signal(&signal(&c, &["/usr/sbin/nginx"], "r", 5), 5)
+        .unwrap();
+    drop(s);
+    {
+        let c = duckdb::Connection::open(&path).unwrap();
+        c.execute("INSERT INTO schema_migrations VALUES (99, 0)", [])
+            .unwrap();
+    }
+    let err = Store::open(&path)
+        .err()
+        .expect("a newer schema is refused")
+        .to_string();
+    assert!(
+        err.contains("old.duckdb") && err.contains("schema version 99 is newer"),
+        "{err}"
+    );
+}

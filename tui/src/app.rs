@@ -643,10 +643,13 @@ impl App {
             return;
         }
         let Some(sug) = &s.suggestion else {
-            self.message = format!(
-                "no suggestion for signal {}: its behaviour is not common in {}:{}",
-                s.id, s.image, s.version
-            );
+            self.message = match &s.suggestion_block {
+                Some(b) => format!("no suggestion for signal {}: {b}", s.id),
+                None => format!(
+                    "no suggestion for signal {}: its behaviour is not common in {}:{}",
+                    s.id, s.image, s.version
+                ),
+            };
             return;
         };
         let reason = sug.text();

@@ -32,6 +32,25 @@ impl Expr {
         }
     }
 
+    /// Whether the expression reads a field (macro bodies included).
+    pub fn uses_field(&self, wanted: Field) -> bool {
+        match self {
+            Expr::Literal(_) => false,
+            Expr::Flag(field) | Expr::Test { field, .. } | Expr::Member { field, .. } => {
+                *field == wanted
+            }
+            Expr::Not(e) => e.uses_field(wanted),
+            Expr::And(a, b) | Expr::Or(a, b) => a.uses_field(wanted) || b.uses_field(wanted),
+            Expr::Macro { body, .. } => body.uses_field(wanted),
+        }
+    }
+
+    /// Whether the expression looks at command lines (`exec.args`, `process.args`), which
+    /// profiles do not record: a profile cannot vouch for such a match.
+    pub fn uses_command_line(&self) -> bool {
+        self.uses_field(Field::ExecArgs) || self.uses_field(Field::ProcessArgs)
+    }
+
     /// The event kinds this expression can possibly hold on (a superset: used to skip
     /// rules cheaply, never to decide a match).
     pub fn kinds(&self) -> KindSet {

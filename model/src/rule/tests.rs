@@ -711,3 +711,21 @@ fn rule_format_from_path() {
     assert_eq!("high".parse::<Severity>(), Ok(Severity::High));
     assert!(Severity::Critical > Severity::High);
 }
+
+#[test]
+fn rules_that_read_command_lines_are_known() {
+    let rules = RuleSet::defaults();
+    let uses = |id: &str| rules.get(id).unwrap().expression.expr().uses_command_line();
+    assert!(uses("curl-pipe-shell"));
+    assert!(uses("reverse-shell-dev-tcp"));
+    assert!(!uses("shell-spawned-by-web-server"));
+    assert!(!uses("shadow-file-read"));
+    // through a macro too
+    let set = RuleSet::parse(
+        "[macros]\nfetch = 'exec.args contains \"http\"'\n[[rules]]\nid = \"m\"\ndescription = \"d\"\nseverity = \"low\"\nexpression = 'fetch && exec.file.name == \"x\"'\n",
+        RuleFormat::Toml,
+        "t.toml",
+    )
+    .unwrap();
+    assert!(set.get("m").unwrap().expression.expr().uses_command_line());
+}

@@ -227,8 +227,12 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
             }
         }
         (None, _) => {
+            let why = match &s.suggestion_block {
+                Some(b) => format!("no suggestion: {b}"),
+                None => "no suggestion: this behaviour is not common for the image".to_string(),
+            };
             lines.push(Line::from(Span::styled(
-                "no suggestion: this behaviour is not common for the image",
+                why,
                 Style::default().fg(Color::Red),
             )));
             let c = app

@@ -10,12 +10,7 @@ use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row};
 use ratatui::Frame;
 
 pub fn list_rows(body: Rect) -> Rect {
-    Rect {
-        x: body.x + 1,
-        y: body.y + 2,
-        width: body.width.saturating_sub(2),
-        height: body.height.saturating_sub(3),
-    }
+    super::table_rows(body)
 }
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {

@@ -49,6 +49,16 @@ pub fn list_rows_area(app: &App, size: Rect) -> Rect {
     }
 }
 
+/// The data rows of a bordered table with a header line.
+pub fn table_rows(table: Rect) -> Rect {
+    Rect {
+        x: table.x + 1,
+        y: table.y + 2,
+        width: table.width.saturating_sub(2),
+        height: table.height.saturating_sub(3),
+    }
+}
+
 /// First visible row so that `sel` is on screen in a list of `height` rows.
 pub fn scroll_offset(sel: usize, height: usize) -> usize {
     if height == 0 {

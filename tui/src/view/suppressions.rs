@@ -15,12 +15,7 @@ fn split(body: Rect) -> [Rect; 2] {
 
 pub fn list_rows(body: Rect) -> Rect {
     let [list, _] = split(body);
-    Rect {
-        x: list.x + 1,
-        y: list.y + 2,
-        width: list.width.saturating_sub(2),
-        height: list.height.saturating_sub(3),
-    }
+    super::table_rows(list)
 }
 
 pub fn draw(f: &mut Frame, app: &App, area: Rect) {

@@ -39,9 +39,6 @@ if ! command -v bpf-linker >/dev/null 2>&1; then
   log "cargo install bpf-linker 0.13.0 (llvm-22)"
   PATH=/usr/lib/llvm-22/bin:$PATH cargo install bpf-linker --version 0.13.0 --locked --no-default-features --features llvm-22 -q
 fi
-if ! command -v cargo-nextest >/dev/null 2>&1; then
-  cargo install cargo-nextest --locked -q || true
-fi
 
 # 4. Kernel interfaces for live capture.
 mountpoint -q /sys/kernel/tracing 2>/dev/null || mount -t tracefs nodev /sys/kernel/tracing 2>/dev/null || true

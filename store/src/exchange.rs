@@ -2,6 +2,7 @@
 //! Parquet (one row per snapshot, tree as JSON, with a format version column). Imports are
 //! validated completely before anything is written, then ingested in one transaction.
 
+use crate::query::SnapshotRow;
 use crate::{Result, Store, StoreError};
 use model::snapshot::{from_file_json, to_file_json, Snapshot, SNAPSHOT_FORMAT_VERSION};
 use model::LifecycleSettings;
@@ -144,17 +145,7 @@ impl Store {
         let path_str = path.to_string_lossy().to_string();
         let rows = stmt
             .query_map([path_str], |r| {
-                Ok((
-                    r.get::<_, i32>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                    r.get::<_, String>(4)?,
-                    r.get::<_, String>(5)?,
-                    r.get::<_, i64>(6)?,
-                    r.get::<_, i64>(7)?,
-                    r.get::<_, String>(8)?,
-                ))
+                Ok((r.get::<_, i32>(0)?, SnapshotRow::read(r, 1)?))
             })
             .map_err(|e| {
                 err(format!(
@@ -164,27 +155,16 @@ impl Store {
             })?;
         let mut snaps = Vec::new();
         for (i, row) in rows.enumerate() {
-            let (v, id, cid, image, version, host, started, ended, tree) =
+            let (v, row) =
                 row.map_err(|e| err(format!("row {i}: {}", first_line(&e.to_string()))))?;
             if v as u32 != SNAPSHOT_FORMAT_VERSION {
                 return Err(err(format!(
                     "format version {v} is not supported (this wsprof reads version {SNAPSHOT_FORMAT_VERSION})"
                 )));
             }
-            let tree = serde_json::from_str(&tree)
-                .map_err(|e| err(format!("row {i} (`{id}`): tree: {e}")))?;
-            let s = Snapshot {
-                id,
-                container: model::ContainerRef {
-                    id: cid,
-                    image,
-                    version,
-                },
-                host,
-                started_ms: started,
-                ended_ms: ended,
-                tree,
-            };
+            let s = row
+                .into_snapshot()
+                .map_err(|e| err(format!("row {i} ({e})")))?;
             s.validate()
                 .map_err(|p| err(format!("row {i} (`{}`): {p}", s.id)))?;
             snaps.push(s);

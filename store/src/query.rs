@@ -10,6 +10,52 @@ use model::Profile;
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+/// A snapshot as stored and exported, read from `snapshot_id, container_id, image,
+/// version, host, started_ms, ended_ms, tree_json` starting at column `first`.
+pub(crate) struct SnapshotRow {
+    id: String,
+    container_id: String,
+    image: String,
+    version: String,
+    host: String,
+    started_ms: i64,
+    ended_ms: i64,
+    tree_json: String,
+}
+
+impl SnapshotRow {
+    pub(crate) fn read(r: &duckdb::Row, first: usize) -> duckdb::Result<SnapshotRow> {
+        Ok(SnapshotRow {
+            id: r.get(first)?,
+            container_id: r.get(first + 1)?,
+            image: r.get(first + 2)?,
+            version: r.get(first + 3)?,
+            host: r.get(first + 4)?,
+            started_ms: r.get(first + 5)?,
+            ended_ms: r.get(first + 6)?,
+            tree_json: r.get(first + 7)?,
+        })
+    }
+
+    /// The snapshot; the error names it and what is wrong with its tree.
+    pub(crate) fn into_snapshot(self) -> Result<Snapshot, String> {
+        let tree = serde_json::from_str(&self.tree_json)
+            .map_err(|e| format!("`{}`: tree: {e}", self.id))?;
+        Ok(Snapshot {
+            id: self.id,
+            container: model::ContainerRef {
+                id: self.container_id,
+                image: self.image,
+                version: self.version,
+            },
+            host: self.host,
+            started_ms: self.started_ms,
+            ended_ms: self.ended_ms,
+            tree,
+        })
+    }
+}
+
 /// A profile's row, as the queries below need it.
 struct ProfileRow {
     id: i64,
@@ -236,34 +282,14 @@ impl Store {
              WHERE ? OR (p.image = ? AND p.version = ?) ORDER BY s.started_ms, s.snapshot_id",
         )?;
         let rows = stmt.query_map(params![which.is_none(), image, version], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, i64>(5)?,
-                r.get::<_, i64>(6)?,
-                r.get::<_, String>(7)?,
-            ))
+            SnapshotRow::read(r, 0)
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, cid, image, version, host, started, ended, tree) = row?;
-            let tree = serde_json::from_str(&tree)
-                .map_err(|e| StoreError::Corrupt(format!("snapshot `{id}` tree: {e}")))?;
-            out.push(Snapshot {
-                id,
-                container: model::ContainerRef {
-                    id: cid,
-                    image,
-                    version,
-                },
-                host,
-                started_ms: started,
-                ended_ms: ended,
-                tree,
-            });
+            out.push(
+                row?.into_snapshot()
+                    .map_err(|e| StoreError::Corrupt(format!("snapshot {e}")))?,
+            );
         }
         Ok(out)
     }

@@ -94,7 +94,7 @@ impl Store {
     /// Decided from [`SignalIndex`], so each call runs one statement.
     pub fn add_signal(&mut self, s: &NewSignal, now_ms: i64) -> Result<AddOutcome> {
         if !self.index.loaded {
-            self.index = SignalIndex::load(&self.conn)?;
+            self.index = SignalIndex::load(self)?;
         }
         let window = self.settings.dedup_window_ms;
         let lineage = s.node.lineage();
@@ -272,36 +272,25 @@ pub(crate) struct SignalIndex {
 }
 
 impl SignalIndex {
-    fn load(conn: &duckdb::Connection) -> Result<SignalIndex> {
+    fn load(store: &Store) -> Result<SignalIndex> {
+        // Undone ones are left out; expiry is checked at use, against the signal's time.
+        let suppressions = store
+            .suppressions(false)?
+            .into_iter()
+            .map(|x| ActiveSuppression {
+                id: x.id,
+                rule_id: x.rule_id,
+                image: x.image,
+                lineage: x.lineage,
+                expires_ms: x.expires_ms,
+            })
+            .collect();
         let mut idx = SignalIndex {
             loaded: true,
+            suppressions,
             ..SignalIndex::default()
         };
-        let mut stmt = conn.prepare(
-            "SELECT suppression_id, rule_id, image, lineage_json, expires_ms FROM suppressions WHERE removed_ms IS NULL",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-                r.get::<_, String>(3)?,
-                r.get::<_, Option<i64>>(4)?,
-            ))
-        })?;
-        for row in rows {
-            let (id, rule_id, image, lj, expires_ms) = row?;
-            let lineage = serde_json::from_str(&lj)
-                .map_err(|e| StoreError::Corrupt(format!("suppression {id} lineage: {e}")))?;
-            idx.suppressions.push(ActiveSuppression {
-                id,
-                rule_id,
-                image,
-                lineage,
-                expires_ms,
-            });
-        }
-        let mut stmt = conn.prepare(
+        let mut stmt = store.conn().prepare(
             "SELECT signal_id, ts_ms, last_ts_ms, dedup_key, rule_id, container_id FROM signals ORDER BY ts_ms, signal_id",
         )?;
         let rows = stmt.query_map([], |r| {

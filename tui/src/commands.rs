@@ -29,15 +29,19 @@ pub fn open_existing(db: &Path) -> Result<Store> {
 pub fn load_rules(files: &[PathBuf]) -> Result<RuleSet> {
     let mut rules = RuleSet::defaults();
     for f in files {
-        let origin = f.display().to_string();
-        let format = RuleFormat::from_path(&origin)
-            .ok_or_else(|| anyhow!("{origin}: rules files end in .toml, .yaml or .yml"))?;
-        let text = std::fs::read_to_string(f).with_context(|| format!("{origin}: cannot read"))?;
-        rules
-            .extend_from_text(&text, format, &origin)
-            .map_err(|e| anyhow!("{e}"))?;
+        let file = read_rules_file(f, &rules)?;
+        rules.merge(file).map_err(|e| anyhow!("{e}"))?;
     }
     Ok(rules)
+}
+
+/// Parse one rules file (TOML or YAML by extension); it may use `base`'s macros.
+fn read_rules_file(f: &Path, base: &RuleSet) -> Result<RuleSet> {
+    let origin = f.display().to_string();
+    let format = RuleFormat::from_path(&origin)
+        .ok_or_else(|| anyhow!("{origin}: rules files end in .toml, .yaml or .yml"))?;
+    let text = std::fs::read_to_string(f).with_context(|| format!("{origin}: cannot read"))?;
+    RuleSet::parse_with_macros(&text, format, &origin, base.macros()).map_err(|e| anyhow!("{e}"))
 }
 
 fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
@@ -257,27 +261,16 @@ pub fn suppressions(store: &Store, json: bool, all: bool) -> Result<()> {
 }
 
 pub fn rules_check(file: &Path) -> Result<()> {
-    let n = count_file_rules(file)?;
-    let rules = load_rules(&[file.to_path_buf()])?;
+    let mut rules = RuleSet::defaults();
+    let checked = read_rules_file(file, &rules)?;
+    let n = checked.len();
+    rules.merge(checked).map_err(|e| anyhow!("{e}"))?;
     println!(
         "{}: ok, {n} rule(s); {} enabled together with the defaults",
         file.display(),
         rules.rules().iter().filter(|r| r.enabled).count()
     );
     Ok(())
-}
-
-fn count_file_rules(file: &Path) -> Result<usize> {
-    let origin = file.display().to_string();
-    let text = std::fs::read_to_string(file).with_context(|| format!("{origin}: cannot read"))?;
-    let format =
-        RuleFormat::from_path(&origin).ok_or_else(|| anyhow!("{origin}: unknown extension"))?;
-    let defaults = RuleSet::defaults();
-    Ok(
-        RuleSet::parse_with_macros(&text, format, &origin, defaults.macros())
-            .map_err(|e| anyhow!("{e}"))?
-            .len(),
-    )
 }
 
 pub fn rules_list(rules: &RuleSet, json: bool) -> Result<()> {

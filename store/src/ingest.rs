@@ -72,6 +72,10 @@ impl Store {
              DELETE FROM merge_staging;",
         )?;
         tx.commit()?;
+        // Crash tests check that every snapshot logged here survives a kill.
+        for s in snaps {
+            tracing::debug!(snapshot = %s.id, "snapshot committed");
+        }
         Ok(out)
     }
 

@@ -16,11 +16,13 @@ mod exchange;
 mod ingest;
 mod migration;
 mod query;
+pub mod recovery;
 mod signal;
 mod suppression;
 
 pub use exchange::ExchangeError;
 pub use ingest::IngestOutcome;
+pub use recovery::{CheckReport, RecoverReport, StoreCounts};
 pub use query::{NodeRow, ProfileSummary, SnapshotSummary};
 pub use signal::{AddOutcome, SignalFilter, SignalRow};
 pub use suppression::SuppressionRow;
@@ -30,10 +32,16 @@ use std::path::{Path, PathBuf};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("database {path}: locked by another wsprof process (DuckDB allows one writer); stop it or use another --db")]
-    Locked { path: PathBuf },
-    #[error("database {path}: not a usable DuckDB file ({detail})")]
+    #[error("database {path}: locked by another process{}; DuckDB allows one writer: use that process (`wsprof --socket` when it is the agent), stop it, or use another --db", holder.as_deref().map(|h| format!(" ({h})")).unwrap_or_default())]
+    Locked {
+        path: PathBuf,
+        /// Who holds the lock, as DuckDB names it ("PID 1234"), when it says.
+        holder: Option<String>,
+    },
+    #[error("database {path}: not a usable DuckDB file ({detail}); `wsprof store check --db {path}` tells more")]
     Damaged { path: PathBuf, detail: String },
+    #[error("database {path}: its write-ahead log {wal} cannot be replayed (writes since the last checkpoint, left by a crash); run `wsprof store recover --db {path}` to keep a copy, set the log aside and open what the file holds")]
+    WalReplay { path: PathBuf, wal: PathBuf },
     #[error("database {path}: cannot create ({detail})")]
     Create { path: PathBuf, detail: String },
     #[error("database schema version {found} is newer than this wsprof understands ({known})")]
@@ -42,10 +50,33 @@ pub enum StoreError {
     NotFound(String),
     #[error("{0}")]
     Refused(String),
-    #[error("database error: {0}")]
-    Db(#[from] duckdb::Error),
+    /// Shown as its first line; DuckDB's full message (which may carry a stack trace) goes
+    /// to the log when the error is made.
+    #[error("database error: {}", first_line(&.0.to_string()))]
+    Db(duckdb::Error),
     #[error("stored data is not valid: {0}")]
     Corrupt(String),
+}
+
+impl From<duckdb::Error> for StoreError {
+    fn from(e: duckdb::Error) -> Self {
+        let full = e.to_string();
+        if full.contains('\n') {
+            tracing::warn!(error = %full, "DuckDB error (full text)");
+        }
+        StoreError::Db(e)
+    }
+}
+
+/// The first line of a DuckDB message, without the stack trace DuckDB appends to internal
+/// errors, and at most 300 characters.
+pub fn first_line(msg: &str) -> String {
+    let line = msg.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = line.split(" Stack Trace").next().unwrap_or(line);
+    match line.char_indices().nth(300) {
+        Some((i, _)) => format!("{}...", &line[..i]),
+        None => line.to_string(),
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -137,43 +168,105 @@ fn configure(conn: &Connection) -> Result<()> {
     Ok(())
 }
 
-/// Open the file; a new one is created mode 0600 (umask 077 while DuckDB creates it, so
-/// there is no moment where it is readable by others).
+/// Open the file. A new store is built beside it under a temporary name, its schema
+/// written and checkpointed, then renamed into place: a crash can never leave a store whose
+/// schema lives only in the WAL (DuckDB 1.5.6 cannot replay some schema changes, see
+/// `migration.rs`). Files are created under umask 077, so the store is 0600 from its first
+/// byte; its WAL, created later by DuckDB, is 0600 because the `wsprof` binary runs with
+/// umask 077 (see `tui/src/main.rs`).
 fn open_private(path: &Path) -> Result<Connection> {
+    if !path.exists() {
+        create_fresh(path)?;
+    } else {
+        tighten_wal_mode(path);
+    }
+    Connection::open(path).map_err(|e| classify_open_error(path, e))
+}
+
+/// Create a new, fully checkpointed store at `path` (atomically, by rename).
+fn create_fresh(path: &Path) -> Result<()> {
     use std::os::unix::fs::PermissionsExt;
     let create_err = |detail: String| StoreError::Create {
         path: path.to_path_buf(),
         detail,
     };
-    let new = !path.exists();
-    if new {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| create_err(e.to_string()))?;
-        }
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| create_err(e.to_string()))?;
     }
+    let mut tmp_name = path.as_os_str().to_owned();
+    tmp_name.push(format!(".new-{}", std::process::id()));
+    let tmp = PathBuf::from(tmp_name);
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_file(wal_path(&tmp));
     // SAFETY: umask only swaps the process file-mode mask; it cannot fail.
-    let old = new.then(|| unsafe { libc::umask(0o077) });
-    let conn = Connection::open(path);
-    if let Some(old) = old {
-        // SAFETY: as above, restoring the previous mask.
-        unsafe { libc::umask(old) };
-    }
-    let conn = conn.map_err(|e| classify_open_error(path, e))?;
-    if new {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+    let old = unsafe { libc::umask(0o077) };
+    let built = (|| -> Result<()> {
+        let mut conn = Connection::open(&tmp).map_err(|e| create_err(first_line(&e.to_string())))?;
+        configure(&conn)?;
+        migration::migrate(&mut conn)?;
+        conn.execute_batch("CHECKPOINT")?;
+        drop(conn);
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| create_err(e.to_string()))?;
-    }
-    Ok(conn)
+        // The checkpoint emptied the log; a leftover empty WAL must not travel.
+        let _ = std::fs::remove_file(wal_path(&tmp));
+        // Another process may have created the store meanwhile: never replace it (a link
+        // fails where a rename would overwrite).
+        match std::fs::hard_link(&tmp, path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                Err(create_err(e.to_string()))
+            }
+            _ => Ok(()),
+        }
+    })();
+    // SAFETY: as above, restoring the previous mask.
+    unsafe { libc::umask(old) };
+    let _ = std::fs::remove_file(&tmp);
+    let _ = std::fs::remove_file(wal_path(&tmp));
+    built
 }
 
-fn classify_open_error(path: &Path, e: duckdb::Error) -> StoreError {
-    let msg = e.to_string();
-    let lower = msg.to_lowercase();
-    if lower.contains("lock") {
-        StoreError::Locked {
-            path: path.to_path_buf(),
+/// A WAL left by an older wsprof (created under the caller's umask) is made 0600.
+fn tighten_wal_mode(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let wal = wal_path(path);
+    if let Ok(md) = std::fs::metadata(&wal) {
+        if md.permissions().mode() & 0o077 != 0 {
+            let _ = std::fs::set_permissions(&wal, std::fs::Permissions::from_mode(0o600));
         }
-    } else if lower.contains("not a valid duckdb")
+    }
+}
+
+/// The WAL file DuckDB keeps beside a store.
+pub fn wal_path(path: &Path) -> PathBuf {
+    let mut w = path.as_os_str().to_owned();
+    w.push(".wal");
+    PathBuf::from(w)
+}
+
+pub(crate) fn classify_open_error(path: &Path, e: duckdb::Error) -> StoreError {
+    let msg = e.to_string();
+    tracing::warn!(path = %path.display(), error = %msg, "opening the store failed");
+    let lower = msg.to_lowercase();
+    // DuckDB's lock conflict: `IO Error: Could not set lock on file "X": Conflicting lock
+    // is held in /usr/bin/wsprof (PID 1234) by user root.`
+    if lower.contains("could not set lock on file") {
+        let holder = msg
+            .find("(PID ")
+            .and_then(|i| msg[i + 1..].split(')').next())
+            .map(str::to_string);
+        return StoreError::Locked {
+            path: path.to_path_buf(),
+            holder,
+        };
+    }
+    if lower.contains("replaying wal") || lower.contains("replay wal") {
+        return StoreError::WalReplay {
+            path: path.to_path_buf(),
+            wal: wal_path(path),
+        };
+    }
+    if lower.contains("not a valid duckdb")
         || lower.contains("corrupt")
         || lower.contains("serialization")
         || lower.contains("checksum")
@@ -183,7 +276,7 @@ fn classify_open_error(path: &Path, e: duckdb::Error) -> StoreError {
     {
         StoreError::Damaged {
             path: path.to_path_buf(),
-            detail: msg.lines().next().unwrap_or("").to_string(),
+            detail: first_line(&msg),
         }
     } else {
         StoreError::Db(e)
@@ -196,4 +289,53 @@ pub fn now_ms() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn duck(msg: &str) -> duckdb::Error {
+        duckdb::Error::DuckDBFailure(duckdb::ffi::Error::new(1), Some(msg.into()))
+    }
+
+    #[test]
+    fn only_duckdbs_lock_conflict_is_called_locked() {
+        let p = Path::new("/var/lib/wsprof/w.duckdb");
+        let e = classify_open_error(p, duck("IO Error: Could not set lock on file \"/var/lib/wsprof/w.duckdb\": Conflicting lock is held in /usr/bin/wsprof (PID 4242) by user root. See also https://duckdb.org/docs/stable/connect/concurrency"));
+        match &e {
+            StoreError::Locked { holder, .. } => assert_eq!(holder.as_deref(), Some("PID 4242")),
+            other => panic!("expected Locked, got {other}"),
+        }
+        assert!(e.to_string().contains("PID 4242"), "{e}");
+        // a message that merely mentions a lock is not a lock conflict
+        for msg in [
+            "Catalog Error: Table with name block_lock does not exist!",
+            "Binder Error: column \"lock_owner\" not found",
+        ] {
+            assert!(
+                !matches!(classify_open_error(p, duck(msg)), StoreError::Locked { .. }),
+                "{msg}"
+            );
+        }
+    }
+
+    #[test]
+    fn wal_replay_failure_is_one_line_naming_the_file_and_the_next_step() {
+        let p = Path::new("/tmp/new.duckdb");
+        let msg = "INTERNAL Error: Failure while replaying WAL file \"/tmp/new.duckdb.wal\": Calling DatabaseManager::GetDefaultDatabase with no default database set\n\nStack Trace:\n\n/usr/lib/libduckdb.so(+0x1234)\n/usr/lib/libduckdb.so(+0x5678)\n";
+        let e = classify_open_error(p, duck(msg)).to_string();
+        assert!(!e.contains('\n'), "{e}");
+        assert!(e.contains("/tmp/new.duckdb") && e.contains("wsprof store recover"), "{e}");
+    }
+
+    #[test]
+    fn other_duckdb_errors_show_their_first_line_only() {
+        let e = StoreError::from(duck(
+            "INTERNAL Error: something broke\n\nStack Trace:\n\nframe 1\nframe 2",
+        ))
+        .to_string();
+        assert_eq!(e, "database error: INTERNAL Error: something broke");
+        assert_eq!(first_line(&"x".repeat(1000)).chars().count(), 303);
+    }
 }

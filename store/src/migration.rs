@@ -1,4 +1,12 @@
 //! Numbered schema migrations, applied in order inside one transaction each.
+//!
+//! Schema changes never live only in the WAL: DuckDB 1.5.6 cannot replay a WAL holding
+//! `ALTER TABLE .. ADD COLUMN` on a table with a `nextval(..)` default (the store then no
+//! longer opens: "Failure while replaying WAL file"). So the store is checkpointed before
+//! migrations run (the WAL holds nothing else) and right after them. A new store is built
+//! under a temporary name and renamed into place only once checkpointed (`lib.rs`). The
+//! only DDL outside migrations is `CREATE TEMP TABLE` (ingest staging), which lives in the
+//! connection's temporary catalog and is never written to the WAL.
 
 use crate::{Result, StoreError};
 use duckdb::Connection;
@@ -123,7 +131,12 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             known: LATEST,
         });
     }
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    let pending: Vec<_> = MIGRATIONS.iter().filter(|(v, _)| *v > current).collect();
+    if pending.is_empty() {
+        return Ok(());
+    }
+    conn.execute_batch("CHECKPOINT")?;
+    for (version, sql) in pending {
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
         tx.execute(
@@ -133,5 +146,6 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
         tx.commit()?;
         tracing::info!(version, "applied migration");
     }
+    conn.execute_batch("CHECKPOINT")?;
     Ok(())
 }

@@ -126,6 +126,28 @@ pub enum Command {
         #[command(subcommand)]
         command: SnapshotsCommand,
     },
+    /// Check a store file, or get one that no longer opens back into use.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Open the store read-only, count what it holds and check it is consistent
+    /// (exit 1 when it cannot be opened or has problems).
+    Check {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A store that does not open (e.g. its WAL cannot be replayed after a crash): copy
+    /// the damaged files aside, set the WAL aside, open what the main file holds and say
+    /// what was lost. A store that opens is left untouched.
+    Recover {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args, Clone)]

@@ -365,3 +365,86 @@ pub fn status(store: &Store, json: bool) -> Result<()> {
     }
     Ok(())
 }
+
+/// `wsprof store check`: exit status 1 (through the error) when the store has problems.
+pub fn store_check(db: &Path, json: bool) -> Result<()> {
+    let r = store::recovery::check(db)?;
+    if json {
+        print_json(&r)?;
+    } else {
+        let c = &r.counts;
+        println!(
+            "{}: schema {}, {} bytes{}",
+            r.path.display(),
+            c.schema_version,
+            r.size_bytes,
+            r.wal_bytes
+                .map(|n| format!(", WAL {n} bytes not yet checkpointed (replays fine)"))
+                .unwrap_or_default()
+        );
+        println!(
+            "  {} profiles, {} snapshots ({} merged), {} signals, {} suppressions; last snapshot {}, last signal {}",
+            c.profiles,
+            c.snapshots,
+            c.merged_snapshots,
+            c.signals,
+            c.suppressions,
+            opt_time(c.last_snapshot_ms),
+            opt_time(c.last_signal_ms)
+        );
+        for p in &r.problems {
+            println!("  problem: {p}");
+        }
+    }
+    if r.problems.is_empty() {
+        if !json {
+            println!("ok");
+        }
+        Ok(())
+    } else {
+        bail!(
+            "database {}: {} problem(s) found: {}",
+            db.display(),
+            r.problems.len(),
+            r.problems.join("; ")
+        )
+    }
+}
+
+/// `wsprof store recover`.
+pub fn store_recover(db: &Path, json: bool) -> Result<()> {
+    let r = store::recovery::recover(db)?;
+    if json {
+        return print_json(&r);
+    }
+    let c = &r.counts;
+    let holds = format!(
+        "{} profiles, {} snapshots, {} signals, {} suppressions (last snapshot {}, last signal {})",
+        c.profiles,
+        c.snapshots,
+        c.signals,
+        c.suppressions,
+        opt_time(c.last_snapshot_ms),
+        opt_time(c.last_signal_ms)
+    );
+    if !r.recovered {
+        println!("{}: opens as it is; nothing to recover. It holds {holds}", db.display());
+        return Ok(());
+    }
+    let dir = r
+        .backup_dir
+        .as_ref()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
+    println!("{}: recovered; it holds {holds}", db.display());
+    println!("  copies of the damaged store and its WAL: {dir}");
+    if r.wal_bytes_set_aside > 0 {
+        println!(
+            "  lost: the {} bytes of writes in the WAL that DuckDB could not replay (activity after the last checkpoint)",
+            r.wal_bytes_set_aside
+        );
+    } else {
+        println!("  lost: nothing (there was no WAL)");
+    }
+    Ok(())
+}

@@ -6,6 +6,7 @@ pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod engine;
+pub mod http;
 pub mod keymap;
 pub mod live;
 pub mod logging;

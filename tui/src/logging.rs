@@ -18,7 +18,9 @@ pub fn init(path: &Path) -> anyhow::Result<()> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
+        .mode(0o600)
         .create(true)
         .append(true)
         .open(path)

@@ -6,7 +6,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
-use wsprof_tui::cli::{CaptureArgs, Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand};
+use wsprof_tui::cli::{
+    CaptureArgs, Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand, StoreCommand,
+};
 use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
 use wsprof_tui::keymap::{user_keymap_path, Keymap};
 use wsprof_tui::view::text::{parse_duration, time};
@@ -14,6 +16,12 @@ use wsprof_tui::{commands, live, logging, terminal, ui};
 
 fn main() {
     ui::PROCESS_START.get_or_init(std::time::Instant::now);
+    // Every file wsprof creates holds activity data (the store, the WAL DuckDB creates
+    // later, exports, logs): owner-only from its creation, whatever the caller's umask.
+    // SAFETY: umask only swaps the process file-mode mask, before any thread starts.
+    unsafe {
+        libc::umask(0o077);
+    }
     // Behave like other CLI tools when output is piped into `head`: exit quietly.
     // SAFETY: restoring the default SIGPIPE disposition before any thread starts.
     unsafe {
@@ -118,6 +126,12 @@ fn run(cli: Cli) -> Result<()> {
         Command::Snapshots {
             command: SnapshotsCommand::Import { file },
         } => commands::snapshots_import(&mut Store::open(&db())?, file),
+        Command::Store {
+            command: StoreCommand::Check { json },
+        } => commands::store_check(&db(), *json),
+        Command::Store {
+            command: StoreCommand::Recover { json },
+        } => commands::store_recover(&db(), *json),
     }
 }
 

@@ -3,103 +3,14 @@
 //! demo/web:1.0 and a `shadow-file-read` signal raised from the live event.
 //! Without root, BTF or podman it prints why and skips; with CI=true it fails instead.
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use common::{podman, podman_service, prerequisites_or_skip};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn podman() -> Command {
-    let pd = repo().join(".cache/podman");
-    let mut c = Command::new("podman");
-    c.env("CONTAINERS_CONF", pd.join("containers.conf"))
-        .env("CONTAINERS_STORAGE_CONF", pd.join("storage.conf"));
-    c
-}
-
-fn missing_prerequisite() -> Option<String> {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 {
-        return Some("not root".into());
-    }
-    if !Path::new("/sys/kernel/btf/vmlinux").exists() {
-        return Some("no BTF at /sys/kernel/btf/vmlinux".into());
-    }
-    let image_ok = || {
-        podman()
-            .args(["image", "exists", "demo/web:1.0"])
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if !image_ok() {
-        let _ = Command::new("bash")
-            .arg(repo().join("scripts/setup-capture.sh"))
-            .status();
-    }
-    if !image_ok() {
-        return Some("podman or the demo/web:1.0 test image is missing (scripts/setup.sh)".into());
-    }
-    None
-}
-
-struct Killed(Vec<Child>);
-impl Drop for Killed {
-    fn drop(&mut self) {
-        for c in &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        for name in ["wsprof-live-cli", "wsprof-live-ui"] {
-            let _ = podman().args(["rm", "-f", "-t", "0", name]).output();
-        }
-    }
-}
-
-/// A podman API service on `sock`, stopped (with the test container) on drop.
-fn podman_service(sock: &Path) -> Killed {
-    let mut guard = Killed(Vec::new());
-    guard.0.push(
-        podman()
-            .args([
-                "system",
-                "service",
-                "--time=0",
-                &format!("unix://{}", sock.display()),
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("podman system service"),
-    );
-    let start = Instant::now();
-    while !sock.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(15),
-            "podman API socket did not appear"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    guard
-}
 
 /// The live tests run one at a time: each capture sees every container on the host.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-/// False (and why, printed) without the prerequisites; in CI that is a failure instead.
-fn prerequisites_or_skip(test: &str) -> bool {
-    match missing_prerequisite() {
-        None => true,
-        Some(why) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("live capture prerequisites missing in CI: {why}")
-        }
-        Some(why) => {
-            eprintln!("SKIP {test}: {why}");
-            false
-        }
-    }
-}
 
 #[test]
 fn capture_command_stores_snapshots_and_live_signals() {
@@ -112,7 +23,7 @@ fn capture_command_stores_snapshots_and_live_signals() {
     let sock = tmp.path().join("podman.sock");
     let db = tmp.path().join("live.duckdb");
     let log = tmp.path().join("wsprof.log");
-    let _guard = podman_service(&sock);
+    let _guard = podman_service(&sock, &["wsprof-live-cli", "wsprof-live-ui"]);
     let capture = Command::new(bin)
         .args([
             "capture",
@@ -243,7 +154,7 @@ fn live_ui_shows_a_new_container_and_quits_cleanly() {
     }
     let tmp = tempfile::tempdir().unwrap();
     let sock = tmp.path().join("podman.sock");
-    let _guard = podman_service(&sock);
+    let _guard = podman_service(&sock, &["wsprof-live-cli", "wsprof-live-ui"]);
     let session = format!("wsprof-live-{}", std::process::id());
     let cmd = format!(
         "XDG_CONFIG_HOME={d} {bin} live --snapshot-interval 3s --runtime-socket {sock} --db {d}/live.duckdb --log-file {d}/log; echo EXITED $?; sleep 30",

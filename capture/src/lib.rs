@@ -31,7 +31,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::os::fd::AsRawFd;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -55,8 +55,6 @@ pub enum CaptureError {
     Load(String),
     #[error("eBPF map `{0}` is missing or has the wrong type")]
     Map(String),
-    #[error("store: {0}")]
-    Store(#[from] store::StoreError),
     #[error("capture thread failed: {0}")]
     Thread(String),
 }
@@ -112,6 +110,10 @@ pub struct CaptureStats {
     pub events: u64,
     /// Records the kernel could not put in the ring buffer (ring full): lost events.
     pub lost: u64,
+    /// Events dropped in user space because the consumer of [`Capture`]'s queue fell
+    /// behind (the queue is bounded; snapshots are never dropped, events are).
+    #[serde(default)]
+    pub queue_dropped: u64,
     /// Lost records per kind name.
     pub drops_by_kind: BTreeMap<String, u64>,
     /// Records the kernel sent, per kind name.
@@ -124,7 +126,8 @@ pub struct CaptureStats {
     pub recorded: u64,
     /// Events from processes outside containers (ignored unless host capture is on).
     pub ignored_host: u64,
-    /// Events of containers waiting for a profiling slot.
+    /// Events of containers waiting for a profiling slot (checked by detection, not put
+    /// into a snapshot).
     pub ignored_waiting: u64,
     /// Events from runtime glue (processes with no exec inside the container yet).
     pub ignored_glue: u64,
@@ -135,6 +138,10 @@ pub struct CaptureStats {
     pub attached_programs: usize,
     pub skipped_programs: Vec<String>,
 }
+
+/// Outputs queued for the consumer at most; past that, events are dropped and counted
+/// (`queue_dropped`) rather than memory growing without bound.
+pub const QUEUE: usize = 16 * 1024;
 
 /// A running capture. Dropping it stops capture (without waiting for the final snapshots;
 /// call [`Capture::stop`] for those).
@@ -200,7 +207,7 @@ impl Capture {
             "capture started"
         );
 
-        let (tx, rx) = mpsc::channel();
+        let (tx, rx) = mpsc::sync_channel(QUEUE);
         let stop = Arc::new(AtomicBool::new(false));
         let cut = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(Mutex::new(engine.stats.clone()));
@@ -277,58 +284,6 @@ impl Drop for Capture {
     }
 }
 
-/// Headless capture into a store (`wsprof capture --db PATH`): every snapshot is ingested
-/// and merged into its profile, capture counters are recorded every few seconds, until
-/// `stop()` returns true; then the last snapshots are flushed.
-pub fn run_to_store(
-    opts: CaptureOptions,
-    store: &mut store::Store,
-    settings: &model::LifecycleSettings,
-    stop: impl Fn() -> bool,
-) -> Result<CaptureStats, CaptureError> {
-    let mut cap = Capture::start(opts)?;
-    let mut last_stats = Instant::now();
-    let handle = |store: &mut store::Store,
-                  out: CaptureOutput,
-                  last: &mut Instant|
-     -> Result<(), CaptureError> {
-        match out {
-            CaptureOutput::Snapshot(s) => {
-                let o = store.ingest_snapshot(&s, settings)?;
-                tracing::info!(snapshot = %s.id, profile = %o.profile, merged = o.merged, "snapshot stored");
-            }
-            CaptureOutput::Stats(st) => {
-                if last.elapsed() >= Duration::from_secs(5) {
-                    record_stats(store, &st)?;
-                    *last = Instant::now();
-                }
-            }
-            CaptureOutput::Event(_) => {}
-        }
-        Ok(())
-    };
-    while !stop() {
-        match cap.recv_timeout(Duration::from_millis(200)) {
-            Some(out) => handle(store, out, &mut last_stats)?,
-            None if !cap.is_running() => break,
-            None => {}
-        }
-    }
-    let stats = cap.stop()?;
-    while let Ok(out) = cap.receiver().try_recv() {
-        handle(store, out, &mut last_stats)?;
-    }
-    record_stats(store, &stats)?;
-    Ok(stats)
-}
-
-/// Write capture counters to the store (events, lost, and the full stats as JSON detail).
-pub fn record_stats(store: &mut store::Store, st: &CaptureStats) -> Result<(), CaptureError> {
-    let detail = serde_json::to_string(st).unwrap_or_default();
-    store.record_capture_stats(now_ms(), st.events, st.lost, &detail)?;
-    Ok(())
-}
-
 pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -358,7 +313,7 @@ fn run_loop(
     mut config: Array<MapData, u64>,
     counters: PerCpuArray<MapData, u64>,
     mut engine: Engine,
-    tx: Sender<CaptureOutput>,
+    tx: SyncSender<CaptureOutput>,
     stop: &AtomicBool,
     cut: &AtomicBool,
     shared: &Mutex<CaptureStats>,
@@ -369,8 +324,22 @@ fn run_loop(
     let mut next_stats = Instant::now();
     let mut last_rate = (Instant::now(), 0u64);
     let mut epoch = 0u64;
-    let send = |o: CaptureOutput| {
-        let _ = tx.send(o);
+    let queue_dropped = std::cell::Cell::new(0u64);
+    // Events are dropped (counted) when the consumer falls behind; a snapshot waits for
+    // room (losing one would lose a whole interval of a container); counters are sent again
+    // a second later anyway.
+    let send = |o: CaptureOutput| match o {
+        CaptureOutput::Event(_) => {
+            if let Err(mpsc::TrySendError::Full(_)) = tx.try_send(o) {
+                queue_dropped.set(queue_dropped.get() + 1);
+            }
+        }
+        CaptureOutput::Stats(_) => {
+            let _ = tx.try_send(o);
+        }
+        CaptureOutput::Snapshot(_) => {
+            let _ = tx.send(o);
+        }
     };
     loop {
         let stopping = stop.load(Ordering::SeqCst);
@@ -413,6 +382,7 @@ fn run_loop(
                 send(CaptureOutput::Snapshot(s));
             }
             read_counters(&counters, &mut engine.stats);
+            engine.stats.queue_dropped = queue_dropped.get();
             let dt = last_rate.0.elapsed().as_secs_f64();
             if dt > 0.0 {
                 engine.stats.events_per_sec = (engine.stats.events - last_rate.1) as f64 / dt;
@@ -431,11 +401,12 @@ fn run_loop(
                 send(CaptureOutput::Snapshot(s));
             }
             read_counters(&counters, &mut engine.stats);
+            engine.stats.queue_dropped = queue_dropped.get();
             engine.stats.profiled = engine.profiler.profiled();
             if let Ok(mut s) = shared.lock() {
                 *s = engine.stats.clone();
             }
-            send(CaptureOutput::Stats(engine.stats.clone()));
+            let _ = tx.send(CaptureOutput::Stats(engine.stats.clone()));
             let _ = config.set(CFG_READY, 0, 0);
             return Ok(());
         }
@@ -643,14 +614,14 @@ impl Engine {
             self.stats.snapshots += 1;
             out.push(CaptureOutput::Snapshot(s));
         }
+        // Slots limit what goes into snapshots, never what detection sees: every
+        // container's events go out, profiled or waiting for a slot.
         match adm {
-            Admission::Recorded => {
-                self.stats.recorded += 1;
-                if self.emit_events {
-                    out.push(CaptureOutput::Event(ev));
-                }
-            }
+            Admission::Recorded => self.stats.recorded += 1,
             Admission::Waiting => self.stats.ignored_waiting += 1,
+        }
+        if self.emit_events {
+            out.push(CaptureOutput::Event(ev));
         }
         out
     }

@@ -4,7 +4,7 @@
 //! `scripts/setup-capture.sh` (run automatically when missing). Without them the test prints
 //! `SKIP: <why>` and returns; with `CI=true` a missing prerequisite fails the test instead.
 
-use capture::{CaptureOptions, CaptureStats};
+use capture::{CaptureOptions, CaptureOutput, CaptureStats};
 use model::tree::NodeKind;
 use model::Access;
 use std::collections::{BTreeMap, BTreeSet};
@@ -195,11 +195,22 @@ fn live_capture_of_podman_containers_lands_in_the_store() {
                 ..Default::default()
             };
             let settings = model::LifecycleSettings::default();
-            let st = capture::run_to_store(opts, &mut store, &settings, || {
-                started.store(true, Ordering::SeqCst);
-                stop.load(Ordering::SeqCst)
-            })
-            .expect("capture");
+            let mut cap = capture::Capture::start(opts).expect("capture");
+            started.store(true, Ordering::SeqCst);
+            let mut ingest = |out: CaptureOutput| {
+                if let CaptureOutput::Snapshot(s) = out {
+                    store.ingest_snapshot(&s, &settings).expect("ingest");
+                }
+            };
+            while !stop.load(Ordering::SeqCst) {
+                if let Some(out) = cap.recv_timeout(Duration::from_millis(200)) {
+                    ingest(out);
+                }
+            }
+            let st = cap.stop().expect("capture stop");
+            while let Ok(out) = cap.receiver().try_recv() {
+                ingest(out);
+            }
             (store, st)
         })
     };

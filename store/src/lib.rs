@@ -11,6 +11,7 @@
 //! connection: reads on a second connection during writes failed with DuckDB 1.5.6
 //! ("Perfect hash aggregate ... exceeded total groups").
 
+pub mod decision;
 pub mod detect;
 mod exchange;
 mod ingest;
@@ -22,8 +23,8 @@ mod suppression;
 
 pub use exchange::ExchangeError;
 pub use ingest::IngestOutcome;
-pub use recovery::{CheckReport, RecoverReport, StoreCounts};
 pub use query::{NodeRow, ProfileSummary, SnapshotSummary};
+pub use recovery::{CheckReport, RecoverReport, StoreCounts};
 pub use signal::{AddOutcome, SignalFilter, SignalRow};
 pub use suppression::SuppressionRow;
 
@@ -71,7 +72,11 @@ impl From<duckdb::Error> for StoreError {
 /// The first line of a DuckDB message, without the stack trace DuckDB appends to internal
 /// errors, and at most 300 characters.
 pub fn first_line(msg: &str) -> String {
-    let line = msg.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = msg
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     let line = line.split(" Stack Trace").next().unwrap_or(line);
     match line.char_indices().nth(300) {
         Some((i, _)) => format!("{}...", &line[..i]),
@@ -201,7 +206,8 @@ fn create_fresh(path: &Path) -> Result<()> {
     // SAFETY: umask only swaps the process file-mode mask; it cannot fail.
     let old = unsafe { libc::umask(0o077) };
     let built = (|| -> Result<()> {
-        let mut conn = Connection::open(&tmp).map_err(|e| create_err(first_line(&e.to_string())))?;
+        let mut conn =
+            Connection::open(&tmp).map_err(|e| create_err(first_line(&e.to_string())))?;
         configure(&conn)?;
         migration::migrate(&mut conn)?;
         conn.execute_batch("CHECKPOINT")?;
@@ -326,7 +332,10 @@ mod tests {
         let msg = "INTERNAL Error: Failure while replaying WAL file \"/tmp/new.duckdb.wal\": Calling DatabaseManager::GetDefaultDatabase with no default database set\n\nStack Trace:\n\n/usr/lib/libduckdb.so(+0x1234)\n/usr/lib/libduckdb.so(+0x5678)\n";
         let e = classify_open_error(p, duck(msg)).to_string();
         assert!(!e.contains('\n'), "{e}");
-        assert!(e.contains("/tmp/new.duckdb") && e.contains("wsprof store recover"), "{e}");
+        assert!(
+            e.contains("/tmp/new.duckdb") && e.contains("wsprof store recover"),
+            "{e}"
+        );
     }
 
     #[test]

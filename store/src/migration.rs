@@ -111,10 +111,23 @@ CREATE TABLE capture_stats (
         // the command line, which profiles do not record).
         "ALTER TABLE signals ADD COLUMN suggestion_block VARCHAR;",
     ),
+    (
+        3,
+        // Every decision a person makes (accept, reject, undo), who made it and from where:
+        // an append-only audit trail.
+        "CREATE TABLE decisions (
+            ts_ms          BIGINT NOT NULL,
+            who            VARCHAR NOT NULL,
+            action         VARCHAR NOT NULL,
+            signal_id      BIGINT,
+            suppression_id BIGINT,
+            detail         VARCHAR NOT NULL
+        );",
+    ),
 ];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 2;
+pub const LATEST: i64 = 3;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(

@@ -7,7 +7,7 @@ use model::profile::{NodeStats, ProfileStatus};
 use model::snapshot::Snapshot;
 use model::tree::{NodeKey, NodeKind};
 use model::Profile;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 /// A snapshot as stored and exported, read from `snapshot_id, container_id, image,
@@ -66,7 +66,7 @@ struct ProfileRow {
 }
 
 /// One row of the images screen.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProfileSummary {
     pub image: String,
     pub version: String,
@@ -84,7 +84,7 @@ pub struct ProfileSummary {
 }
 
 /// One node of a profile as the profile screen shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeRow {
     pub key: String,
     pub parent: Option<String>,
@@ -93,12 +93,12 @@ pub struct NodeRow {
     pub depth: u32,
     pub snapshots: u32,
     pub commonality: f64,
-    pub access: Vec<&'static str>,
+    pub access: Vec<String>,
     pub args: Vec<String>,
 }
 
 /// A snapshot behind a profile.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SnapshotSummary {
     pub id: String,
     pub container_id: String,
@@ -182,7 +182,11 @@ impl Store {
                 depth: r.get::<_, i64>(4)? as u32,
                 snapshots: r.get::<_, i64>(5)? as u32,
                 commonality: r.get::<_, Option<f64>>(6)?.unwrap_or(0.0),
-                access: Access(r.get::<_, i64>(7)? as u16).names(),
+                access: Access(r.get::<_, i64>(7)? as u16)
+                    .names()
+                    .into_iter()
+                    .map(String::from)
+                    .collect(),
                 args: serde_json::from_str(&args).unwrap_or_default(),
             })
         })?;

@@ -116,9 +116,8 @@ fn file_size(p: &Path) -> Option<u64> {
 }
 
 fn require_file(path: &Path) -> Result<u64> {
-    file_size(path).ok_or_else(|| {
-        StoreError::NotFound(format!("database {}: no such file", path.display()))
-    })
+    file_size(path)
+        .ok_or_else(|| StoreError::NotFound(format!("database {}: no such file", path.display())))
 }
 
 /// Open read-only (a WAL is replayed in memory, nothing is written) and check the store.
@@ -190,7 +189,10 @@ pub fn recover(path: &Path) -> Result<RecoverReport> {
             .create(&dir)
             .map_err(|e| io(&format!("create {}", dir.display()), e))?;
     }
-    let name = path.file_name().map(PathBuf::from).unwrap_or_else(|| "store.duckdb".into());
+    let name = path
+        .file_name()
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "store.duckdb".into());
     std::fs::copy(path, dir.join(&name)).map_err(|e| io("copy the store", e))?;
     let wal = wal_path(path);
     let mut wal_bytes = 0;
@@ -204,15 +206,13 @@ pub fn recover(path: &Path) -> Result<RecoverReport> {
             std::fs::remove_file(&wal).map_err(|e| io("set the WAL aside", e))?;
         }
     }
-    let store = Store::open(path).map_err(|e| {
-        StoreError::Damaged {
-            path: path.to_path_buf(),
-            detail: format!(
-                "the main file does not open even without its WAL ({}); copies are in {}",
-                first_line(&e.to_string()),
-                dir.display()
-            ),
-        }
+    let store = Store::open(path).map_err(|e| StoreError::Damaged {
+        path: path.to_path_buf(),
+        detail: format!(
+            "the main file does not open even without its WAL ({}); copies are in {}",
+            first_line(&e.to_string()),
+            dir.display()
+        ),
     })?;
     // What was read from the main file is written back in full now.
     store.checkpoint()?;

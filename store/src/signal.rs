@@ -8,7 +8,7 @@ use model::profile::Profile;
 use model::signal::{suggest, NewSignal, SignalStatus, Suggestion};
 use model::tree::NodeKey;
 use model::ProcessInfo;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 
 /// What `add_signal` did.
@@ -24,7 +24,7 @@ pub enum AddOutcome {
 }
 
 /// A stored signal with its current suggestion.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SignalRow {
     pub id: i64,
     pub ts_ms: i64,

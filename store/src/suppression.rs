@@ -5,10 +5,10 @@ use crate::{Result, Store, StoreError};
 use duckdb::params;
 use model::suppression::expression_text;
 use model::tree::NodeKey;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A stored suppression with how many matches it has hidden.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SuppressionRow {
     pub id: i64,
     pub rule_id: String,

@@ -172,7 +172,10 @@ fn unreplayable_wal_is_one_line_and_recover_keeps_the_checkpointed_data() {
         wal_before,
         "the WAL is kept, not deleted"
     );
-    assert!(backup.join("old.duckdb").exists(), "a copy of the damaged store");
+    assert!(
+        backup.join("old.duckdb").exists(),
+        "a copy of the damaged store"
+    );
     {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&backup).unwrap().permissions().mode() & 0o777;
@@ -201,7 +204,11 @@ fn check_finds_inconsistencies() {
     let r = store::recovery::check(&db).unwrap();
     assert!(r.problems.is_empty(), "{:?}", r.problems);
     assert_eq!(
-        (r.counts.profiles, r.counts.snapshots, r.counts.merged_snapshots),
+        (
+            r.counts.profiles,
+            r.counts.snapshots,
+            r.counts.merged_snapshots
+        ),
         (1, 2, 2)
     );
     {

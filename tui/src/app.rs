@@ -4,12 +4,11 @@
 
 use crate::action::Action;
 use crate::keymap::Keymap;
+use crate::source::{Source, SourceError, SuppressRequest};
 use crate::tree::ProfileTree;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
-use store::{
-    NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, SuppressionRow,
-};
+use store::{NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -55,6 +54,35 @@ pub struct ProfileView {
     pub focus: ProfileFocus,
     /// Signals of this image version (open).
     pub open_signals: usize,
+}
+
+/// Which lists to read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reload {
+    pub profiles: bool,
+    pub signals: bool,
+    pub suppressions: bool,
+}
+
+impl Reload {
+    pub const ALL: Reload = Reload {
+        profiles: true,
+        signals: true,
+        suppressions: true,
+    };
+
+    /// What moved between two sets of change counters.
+    pub fn between(old: &crate::changes::Counters, new: &crate::changes::Counters) -> Reload {
+        Reload {
+            profiles: old.profiles != new.profiles,
+            signals: old.signals != new.signals,
+            suppressions: old.suppressions != new.suppressions,
+        }
+    }
+
+    pub fn any(&self) -> bool {
+        self.profiles || self.signals || self.suppressions
+    }
 }
 
 /// Status-bar facts supplied by the binary (mode, clock, capture counters).
@@ -203,16 +231,31 @@ impl App {
 
     // ----- data -----
 
-    /// Reload everything the current screens show from the store.
-    pub fn refresh(&mut self, store: &Store) -> Result<(), store::StoreError> {
+    /// Reload everything the current screens show.
+    pub fn refresh(&mut self, src: &mut dyn Source) -> Result<(), SourceError> {
+        self.refresh_changed(src, Reload::ALL)
+    }
+
+    /// Reload only the lists whose data changed (see [`crate::changes::Counters`]).
+    pub fn refresh_changed(
+        &mut self,
+        src: &mut dyn Source,
+        what: Reload,
+    ) -> Result<(), SourceError> {
         let selected_image = self
             .selected_image()
             .map(|p| (p.image.clone(), p.version.clone()));
         let selected_signal = self.selected_signal().map(|s| s.id);
         let selected_sup = self.selected_suppression().map(|s| s.id);
-        self.images = store.profiles()?;
-        self.signals = store.signals(&self.filter)?;
-        self.suppressions = store.suppressions(true)?;
+        if what.profiles {
+            self.images = src.profiles()?;
+        }
+        if what.signals {
+            self.signals = src.signals(&self.filter)?;
+        }
+        if what.suppressions {
+            self.suppressions = src.suppressions(true)?;
+        }
         // keep the selections on the same items
         if let Some((img, ver)) = selected_image {
             if let Some(pos) = self
@@ -242,24 +285,28 @@ impl App {
             }
         }
         self.clamp();
-        if let Some(pv) = &self.profile {
-            let (img, ver) = (pv.summary.image.clone(), pv.summary.version.clone());
-            self.load_profile(store, &img, &ver)?;
+        if what.profiles || what.signals {
+            if let Some(pv) = &self.profile {
+                let (img, ver) = (pv.summary.image.clone(), pv.summary.version.clone());
+                self.load_profile(src, &img, &ver)?;
+            }
         }
-        self.preview = None;
-        self.ensure_preview(store);
+        if what.signals || what.suppressions {
+            self.preview = None;
+        }
+        self.ensure_preview(src);
         Ok(())
     }
 
     /// Compute the accept preview of the selected signal if it is not the one computed.
-    pub fn ensure_preview(&mut self, store: &Store) {
+    pub fn ensure_preview(&mut self, src: &mut dyn Source) {
         let want = self
             .selected_signal()
             .filter(|s| s.suggestion.is_some() && s.status == "open")
             .map(|s| s.id);
         if self.preview.map(|p| p.0) != want {
             self.preview =
-                want.and_then(|id| store.preview_suppression(id).ok().map(|(n, m)| (id, n, m)));
+                want.and_then(|id| src.preview_suppression(id).ok().map(|(n, m)| (id, n, m)));
         }
     }
 
@@ -271,10 +318,10 @@ impl App {
 
     fn load_profile(
         &mut self,
-        store: &Store,
+        src: &mut dyn Source,
         image: &str,
         version: &str,
-    ) -> Result<(), store::StoreError> {
+    ) -> Result<(), SourceError> {
         let Some(summary) = self
             .images
             .iter()
@@ -284,8 +331,8 @@ impl App {
             self.profile = None;
             return Ok(());
         };
-        let nodes: Vec<NodeRow> = store.profile_nodes(image, version)?;
-        let snapshots = store.profile_snapshots(image, version)?;
+        let nodes: Vec<NodeRow> = src.profile_nodes(image, version)?;
+        let snapshots = src.profile_snapshots(image, version)?;
         let open_signals = self
             .signals
             .iter()
@@ -435,7 +482,7 @@ impl App {
 
     /// Apply an action. Reads what a new screen shows from the store and writes the
     /// person's decisions (accept, reject, undo) to it.
-    pub fn apply(&mut self, action: Action, store: &mut Store) {
+    pub fn apply(&mut self, action: Action, src: &mut dyn Source) {
         self.message.clear();
         if self.help
             && !matches!(
@@ -473,7 +520,7 @@ impl App {
             Action::PageUp => self.move_sel(-(self.page as isize)),
             Action::Top => self.move_sel(isize::MIN / 2),
             Action::Bottom => self.move_sel(isize::MAX / 2),
-            Action::Open => self.open(store),
+            Action::Open => self.open(src),
             Action::Toggle
             | Action::Expand
             | Action::Collapse
@@ -505,22 +552,22 @@ impl App {
             }
             Action::Signals => self.go(Screen::Signals),
             Action::Suppressions => self.go(Screen::Suppressions),
-            Action::ViewProfile => self.view_signal_profile(store),
-            Action::Accept => self.accept(store),
+            Action::ViewProfile => self.view_signal_profile(src),
+            Action::Accept => self.accept(src),
             Action::Reject => {
                 if let Some(s) = self
                     .selected_signal()
                     .filter(|_| self.screen == Screen::Signals)
                 {
                     let id = s.id;
-                    match store.reject_signal(id) {
+                    match src.reject_signal(id, &self.user) {
                         Ok(()) => {
                             self.message =
                                 format!("signal {id} kept as a finding (suggestion rejected)")
                         }
                         Err(e) => self.message = e.to_string(),
                     }
-                    self.reload(store);
+                    self.reload(src);
                 }
             }
             Action::Undo => {
@@ -530,14 +577,15 @@ impl App {
                 {
                     let id = s.id;
                     let now = self.now();
-                    match store.unsuppress(id, now) {
+                    let user = self.user.clone();
+                    match src.unsuppress(id, &user, now) {
                         Ok(_) => {
                             self.message =
                                 format!("suppression {id} undone; its signals are open again")
                         }
                         Err(e) => self.message = e.to_string(),
                     }
-                    self.reload(store);
+                    self.reload(src);
                 }
             }
             Action::FilterStatus => {
@@ -549,7 +597,7 @@ impl App {
                         _ => None,
                     };
                     self.signal_sel = 0;
-                    self.reload(store);
+                    self.reload(src);
                 }
             }
             Action::FilterImage => {
@@ -560,7 +608,7 @@ impl App {
                         (None, None) => None,
                     };
                     self.signal_sel = 0;
-                    self.reload(store);
+                    self.reload(src);
                 }
             }
             Action::FilterRule => {
@@ -571,31 +619,31 @@ impl App {
                         (None, None) => None,
                     };
                     self.signal_sel = 0;
-                    self.reload(store);
+                    self.reload(src);
                 }
             }
             Action::ClearFilters => {
                 if self.screen == Screen::Signals {
                     self.filter = SignalFilter::default();
-                    self.reload(store);
+                    self.reload(src);
                 }
             }
         }
-        self.ensure_preview(store);
+        self.ensure_preview(src);
     }
 
-    fn reload(&mut self, store: &Store) {
-        if let Err(e) = self.refresh(store) {
+    fn reload(&mut self, src: &mut dyn Source) {
+        if let Err(e) = self.refresh(src) {
             self.message = format!("reading the store failed: {e}");
         }
     }
 
-    fn open(&mut self, store: &Store) {
+    fn open(&mut self, src: &mut dyn Source) {
         match self.screen {
             Screen::Images => {
                 if let Some(p) = self.selected_image() {
                     let (img, ver) = (p.image.clone(), p.version.clone());
-                    self.open_profile(store, &img, &ver);
+                    self.open_profile(src, &img, &ver);
                 }
             }
             Screen::Profile => {
@@ -603,13 +651,13 @@ impl App {
                     pv.tree.toggle();
                 }
             }
-            Screen::Signals => self.view_signal_profile(store),
+            Screen::Signals => self.view_signal_profile(src),
             Screen::Suppressions => {}
         }
     }
 
     /// Open the profile of the selected signal at the signal's process.
-    fn view_signal_profile(&mut self, store: &Store) {
+    fn view_signal_profile(&mut self, src: &mut dyn Source) {
         let Some(s) = self
             .selected_signal()
             .filter(|_| self.screen == Screen::Signals)
@@ -617,21 +665,21 @@ impl App {
             return;
         };
         let (img, ver, node) = (s.image.clone(), s.version.clone(), s.node_key.clone());
-        self.open_profile(store, &img, &ver);
+        self.open_profile(src, &img, &ver);
         if let Some(pv) = &mut self.profile {
             pv.tree.select_key(&node);
         }
     }
 
-    pub fn open_profile(&mut self, store: &Store, image: &str, version: &str) {
+    pub fn open_profile(&mut self, src: &mut dyn Source, image: &str, version: &str) {
         self.go(Screen::Profile);
         self.profile = None;
-        if let Err(e) = self.load_profile(store, image, version) {
+        if let Err(e) = self.load_profile(src, image, version) {
             self.message = format!("cannot load profile {image}:{version}: {e}");
         }
     }
 
-    fn accept(&mut self, store: &mut Store) {
+    fn accept(&mut self, src: &mut dyn Source) {
         if self.screen != Screen::Signals {
             return;
         }
@@ -655,7 +703,13 @@ impl App {
         let reason = sug.text();
         let id = s.id;
         let (user, now) = (self.user.clone(), self.now());
-        match store.suppress(id, &user, &reason, None, now) {
+        let req = SuppressRequest {
+            signal_id: id,
+            reason,
+            expires_ms: None,
+            force: false,
+        };
+        match src.suppress(&req, &user, now) {
             Ok(sup) => {
                 self.message = format!(
                     "suppression {} added to rule {} for {}; {} signal(s) hidden",
@@ -664,7 +718,7 @@ impl App {
             }
             Err(e) => self.message = e.to_string(),
         }
-        self.reload(store);
+        self.reload(src);
     }
 
     /// Map a click at row `y` of the main list (0 = first data row) to a selection.

@@ -20,8 +20,14 @@ pub struct Cli {
     /// Extra rules files (TOML or YAML) on top of the defaults.
     #[arg(long = "rules", global = true, value_name = "FILE")]
     pub rules: Vec<PathBuf>,
+    /// The agent's API socket (also WSPROF_SOCKET). Clients attach to the agent there;
+    /// without it they try /run/wsprof/wsprof.sock, then the store file (--db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub socket: Option<PathBuf>,
+    /// Without a command: the UI, attached to the agent when one answers, else on the
+    /// store file.
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
 #[derive(Debug, Args, Clone)]
@@ -54,6 +60,28 @@ pub enum Command {
         capture: CaptureArgs,
         #[command(flatten)]
         ui: UiArgs,
+    },
+    /// The always-on agent (root): captures, detects and ingests into the store, and serves
+    /// the UI and the CLI on a unix socket (default /run/wsprof/wsprof.sock, mode 0660,
+    /// group `wsprof`). Until SIGTERM/SIGINT, which store the open snapshots first.
+    Agent {
+        #[command(flatten)]
+        capture: CaptureArgs,
+        /// The group whose members may use the socket.
+        #[arg(long, default_value = "wsprof", value_name = "GROUP")]
+        socket_group: String,
+    },
+    /// The UI on the agent (or, when none answers, on the store file) without capturing.
+    Ui {
+        #[command(flatten)]
+        ui: UiArgs,
+    },
+    /// The decisions people made (accept, reject, undo), who and when, newest first.
+    Decisions {
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
     },
     /// Capture this host for real (root) into the store, without the UI, until Ctrl-C.
     Capture {

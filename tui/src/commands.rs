@@ -1,5 +1,6 @@
 //! The non-interactive twins of the screens, for scripts and tests, and the demo runner.
 
+use crate::source::{Source, SuppressRequest};
 use crate::view::text::{opt_time, parse_duration, percent, time};
 use anyhow::{anyhow, bail, Context, Result};
 use model::rule::{RuleFormat, RuleSet};
@@ -51,8 +52,8 @@ fn print_json<T: serde::Serialize>(v: &T) -> Result<()> {
     Ok(())
 }
 
-pub fn profiles(store: &Store, json: bool) -> Result<()> {
-    let ps = store.profiles()?;
+pub fn profiles(src: &mut dyn Source, json: bool) -> Result<()> {
+    let ps = src.profiles()?;
     if json {
         return print_json(&ps);
     }
@@ -83,18 +84,18 @@ pub fn profiles(store: &Store, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn profile_show(store: &Store, spec: &str, json: bool) -> Result<()> {
+pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> {
     let (image, version) = spec
         .rsplit_once(':')
         .filter(|(i, v)| !i.is_empty() && !v.is_empty())
         .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION"))?;
-    let summary = store
+    let summary = src
         .profiles()?
         .into_iter()
         .find(|p| p.image == image && p.version == version)
         .ok_or_else(|| anyhow!("no profile {image}:{version} (see `wsprof profiles`)"))?;
-    let nodes = store.profile_nodes(image, version)?;
-    let snapshots = store.profile_snapshots(image, version)?;
+    let nodes = src.profile_nodes(image, version)?;
+    let snapshots = src.profile_snapshots(image, version)?;
     if json {
         #[derive(serde::Serialize)]
         struct Out<'a> {
@@ -141,13 +142,13 @@ pub fn profile_show(store: &Store, spec: &str, json: bool) -> Result<()> {
     Ok(())
 }
 
-pub fn signals(store: &Store, json: bool, filter: SignalFilter) -> Result<()> {
+pub fn signals(src: &mut dyn Source, json: bool, filter: SignalFilter) -> Result<()> {
     if let Some(s) = &filter.status {
         if model::signal::SignalStatus::parse(s).is_none() {
             bail!("--status `{s}`: expected open, suppressed or rejected");
         }
     }
-    let rows = store.signals(&filter)?;
+    let rows = src.signals(&filter)?;
     if json {
         return print_json(&rows);
     }
@@ -172,55 +173,40 @@ pub fn signals(store: &Store, json: bool, filter: SignalFilter) -> Result<()> {
 }
 
 pub fn suppress(
-    store: &mut Store,
+    src: &mut dyn Source,
     signal_id: i64,
     reason: &str,
     expires_in: Option<&str>,
     force: bool,
     dry_run: bool,
 ) -> Result<()> {
-    let s = store.signal(signal_id)?;
-    let (n, m) = store.preview_suppression(signal_id)?;
+    let s = src.signal(signal_id)?;
     if dry_run {
+        let (n, m) = src.preview_suppression(signal_id)?;
         println!(
             "would hide {n} stored signal(s) ({m} match(es)) of rule {} for {}",
             s.rule_id, s.image
         );
         return Ok(());
     }
-    if s.suggestion.is_none() && !force {
-        bail!(
-            "signal {signal_id} has no suggestion: its behaviour is not common in {}:{} (use --force to suppress anyway)",
-            s.image,
-            s.version
-        );
-    }
     let expires_ms = expires_in
         .map(|d| parse_duration(d).map(|ms| store::now_ms() + ms))
         .transpose()
         .map_err(|e| anyhow!("--expires-in: {e}"))?;
-    let reason = if reason.is_empty() {
-        s.suggestion
-            .as_ref()
-            .map(|g| g.text())
-            .unwrap_or_else(|| "forced".into())
-    } else {
-        reason.to_string()
-    };
-    let sup = store.suppress(
+    let req = SuppressRequest {
         signal_id,
-        &crate::ui::current_user(),
-        &reason,
+        reason: reason.to_string(),
         expires_ms,
-        store::now_ms(),
-    )?;
+        force,
+    };
+    let sup = src.suppress(&req, &crate::ui::current_user(), store::now_ms())?;
     println!("suppression {} added: {}", sup.id, sup.expression);
     println!("hid {} signal(s)", sup.hidden);
     Ok(())
 }
 
-pub fn unsuppress(store: &mut Store, id: i64) -> Result<()> {
-    let s = store.unsuppress(id, store::now_ms())?;
+pub fn unsuppress(src: &mut dyn Source, id: i64) -> Result<()> {
+    let s = src.unsuppress(id, &crate::ui::current_user(), store::now_ms())?;
     println!(
         "suppression {} undone; signals of rule {} for {} are open again",
         s.id, s.rule_id, s.image
@@ -228,8 +214,8 @@ pub fn unsuppress(store: &mut Store, id: i64) -> Result<()> {
     Ok(())
 }
 
-pub fn suppressions(store: &Store, json: bool, all: bool) -> Result<()> {
-    let rows = store.suppressions(all)?;
+pub fn suppressions(src: &mut dyn Source, json: bool, all: bool) -> Result<()> {
+    let rows = src.suppressions(all)?;
     if json {
         return print_json(&rows);
     }
@@ -326,42 +312,88 @@ fn is_parquet(f: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("parquet"))
 }
 
-pub fn status(store: &Store, json: bool) -> Result<()> {
-    let profiles = store.profiles()?;
-    let (open, suppressed, rejected) = store.signal_counts()?;
-    let capture = store.latest_capture_stats()?;
-    let detail: Option<serde_json::Value> = capture
-        .as_ref()
-        .and_then(|(_, _, d)| serde_json::from_str(d).ok());
+pub fn status(src: &mut dyn Source, json: bool) -> Result<()> {
+    let st = src.status()?;
     if json {
-        return print_json(&serde_json::json!({
-            "profiles": profiles.len(),
-            "stable": profiles.iter().filter(|p| p.status == "stable").count(),
-            "snapshots": profiles.iter().map(|p| p.snapshots + p.unmerged_snapshots).sum::<u32>(),
-            "signals": {"open": open, "suppressed": suppressed, "rejected": rejected},
-            "suppressions": store.suppressions(false)?.len(),
-            "capture": detail,
-        }));
+        return print_json(&st);
     }
+    let c = &st.signals;
     println!(
-        "{} profiles ({} stable), {} snapshots; signals: {open} open, {suppressed} suppressed, {rejected} rejected",
-        profiles.len(),
-        profiles.iter().filter(|p| p.status == "stable").count(),
-        profiles.iter().map(|p| p.snapshots + p.unmerged_snapshots).sum::<u32>()
+        "{} profiles ({} stable), {} snapshots; signals: {} open, {} suppressed, {} rejected; {} active suppressions",
+        st.profiles, st.stable, st.snapshots, c.open, c.suppressed, c.rejected, st.suppressions
     );
-    match (capture, detail) {
-        (Some((events, lost, _)), Some(d)) => {
-            println!("last capture: {events} events, {lost} lost");
+    if let Some(a) = &st.agent {
+        println!(
+            "agent: pid {}, store {}, socket {} ({})",
+            a["pid"],
+            a["db"].as_str().unwrap_or("?"),
+            a["socket"].as_str().unwrap_or("?"),
+            a["socket_group"]
+                .as_str()
+                .map(|g| format!("group {g}"))
+                .unwrap_or_else(|| "root only".into())
+        );
+    }
+    match &st.capture {
+        Some(d) => {
+            let loss: Option<crate::live::Loss> = serde_json::from_value(d["loss"].clone()).ok();
+            let lost = loss
+                .map(|l| l.text())
+                .unwrap_or_else(|| d["lost"].as_u64().unwrap_or(0).to_string());
+            println!(
+                "{}: {} events, {lost} lost",
+                if st.agent.is_some() {
+                    "capture"
+                } else {
+                    "last capture"
+                },
+                d["events"].as_u64().unwrap_or(0)
+            );
             if let Some(m) = d["drops_by_kind"].as_object().filter(|m| !m.is_empty()) {
                 let drops: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                println!("  lost by kind: {}", drops.join(", "));
+                println!("  lost in the kernel by kind: {}", drops.join(", "));
             }
             if let Some(h) = d["dedup_hits"].as_u64() {
                 println!("  repeated opens de-duplicated in the kernel: {h}");
             }
+            if let Some(w) = d["ignored_waiting"].as_u64().filter(|w| *w > 0) {
+                println!(
+                    "  events of containers without a profiling slot (checked, not profiled): {w}"
+                );
+            }
         }
-        (Some((events, lost, _)), None) => println!("last capture: {events} events, {lost} lost"),
-        _ => println!("no live capture recorded in this store"),
+        None => println!("no live capture recorded in this store"),
+    }
+    Ok(())
+}
+
+/// `wsprof decisions`: through the agent when one answers, else from the store file.
+pub fn decisions(cli: &crate::cli::Cli, json: bool, limit: usize) -> Result<()> {
+    let rows = match crate::client::resolve(
+        cli.socket.as_deref(),
+        cli.db.as_deref(),
+        default_db_path(),
+    )? {
+        crate::client::Target::Agent(s) => crate::client::AgentClient::new(&s).decisions(limit)?,
+        crate::client::Target::File(db) => open_existing(&db)?.decisions(limit)?,
+    };
+    if json {
+        return print_json(&rows);
+    }
+    println!(
+        "{:<16} {:<8} {:<24} {:>7} {:>11}  DETAIL",
+        "TIME", "ACTION", "WHO", "SIGNAL", "SUPPRESSION"
+    );
+    for d in rows {
+        println!(
+            "{:<16} {:<8} {:<24} {:>7} {:>11}  {}",
+            time(d.ts_ms),
+            d.action,
+            d.who,
+            d.signal_id.map(|i| i.to_string()).unwrap_or_default(),
+            d.suppression_id.map(|i| i.to_string()).unwrap_or_default(),
+            d.detail
+        );
     }
     Ok(())
 }
@@ -428,7 +460,10 @@ pub fn store_recover(db: &Path, json: bool) -> Result<()> {
         opt_time(c.last_signal_ms)
     );
     if !r.recovered {
-        println!("{}: opens as it is; nothing to recover. It holds {holds}", db.display());
+        println!(
+            "{}: opens as it is; nothing to recover. It holds {holds}",
+            db.display()
+        );
         return Ok(());
     }
     let dir = r

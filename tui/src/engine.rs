@@ -1,14 +1,14 @@
-//! The engine behind the screens, without UI: the store's one connection sits behind a
-//! mutex; a writer thread applies what feeders (the demo replayer, live capture) send it,
-//! one command per lock, in order. The UI takes the same lock to read and to write the
-//! person's decisions, and learns of changes from a generation counter. (DuckDB reads on a
-//! second connection while this process writes returned wrong rows in this version, so
-//! every access is serialized on one connection.)
+//! The engine behind the screens and the agent, without UI: the store's one connection
+//! sits behind a mutex; a writer thread applies what feeders (the demo replayer, live
+//! capture) send it, one command per lock, in order, through a bounded queue. Readers (the
+//! UI, the agent's API) take the same lock to read and to write the person's decisions, and
+//! learn what changed from the [`ChangeLog`]: profiles, signals, suppressions, capture.
 
+use crate::changes::{ChangeKind, ChangeLog};
 use model::rule::RuleSet;
 use model::snapshot::Snapshot;
 use model::Event;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -25,8 +25,11 @@ pub enum WriteCmd {
     Event(Box<Event>),
     /// Simulated or real time moved on: time-based Learning -> Stable.
     Clock(i64),
-    /// Capture counters to record in the store.
-    CaptureStats(Box<capture::CaptureStats>),
+    /// Capture counters to record in the store, with what the pipeline lost by reason.
+    CaptureStats {
+        stats: Box<capture::CaptureStats>,
+        loss: crate::live::Loss,
+    },
     /// Replay or capture finished.
     FeedDone,
 }
@@ -48,7 +51,7 @@ pub struct EngineStatus {
 pub struct Engine {
     tx: SyncSender<WriteCmd>,
     store: SharedStore,
-    generation: Arc<AtomicU64>,
+    changes: Arc<ChangeLog>,
     status: Arc<Mutex<EngineStatus>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -56,11 +59,11 @@ pub struct Engine {
 impl Engine {
     /// Start the writer thread; it owns `store`.
     pub fn start(store: Store, rules: RuleSet) -> Engine {
-        let (tx, rx) = sync_channel::<WriteCmd>(1024);
-        let generation = Arc::new(AtomicU64::new(0));
+        let (tx, rx) = sync_channel::<WriteCmd>(QUEUE);
+        let changes = Arc::new(ChangeLog::new());
         let status = Arc::new(Mutex::new(EngineStatus::default()));
         let store = Arc::new(Mutex::new(store));
-        let (g, st, shared) = (generation.clone(), status.clone(), store.clone());
+        let (g, st, shared) = (changes.clone(), status.clone(), store.clone());
         let handle = std::thread::Builder::new()
             .name("wsprof-writer".into())
             .spawn(move || {
@@ -76,7 +79,7 @@ impl Engine {
         Engine {
             tx,
             store,
-            generation,
+            changes,
             status,
             handle: Some(handle),
         }
@@ -86,9 +89,9 @@ impl Engine {
         self.tx.clone()
     }
 
-    /// Bumped after every applied write.
-    pub fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+    /// What changed, by kind.
+    pub fn changes(&self) -> Arc<ChangeLog> {
+        self.changes.clone()
     }
 
     pub fn status(&self) -> EngineStatus {
@@ -129,7 +132,7 @@ fn writer_loop(
     shared: &Mutex<Store>,
     detector: &mut Detector,
     rx: Receiver<WriteCmd>,
-    generation: &AtomicU64,
+    changes: &ChangeLog,
     status: &Mutex<EngineStatus>,
 ) {
     let settings = match shared.lock() {
@@ -153,6 +156,14 @@ fn writer_loop(
                         for s in &snaps {
                             detector.profile_changed(&s.container.image, &s.container.version);
                         }
+                        let mut names: Vec<String> =
+                            outcomes.iter().map(|o| o.profile.to_string()).collect();
+                        names.sort_unstable();
+                        names.dedup();
+                        changes.publish(
+                            ChangeKind::Profiles,
+                            serde_json::json!({ "profiles": names }),
+                        );
                         for o in outcomes.iter().filter(|o| o.became_stable) {
                             tracing::info!(profile = %o.profile, "profile became Stable");
                         }
@@ -169,7 +180,7 @@ fn writer_loop(
             }
             WriteCmd::Event(ev) => {
                 match detector.on_event(store, &ev, ev.ts_ms) {
-                    Ok(_) => {}
+                    Ok(outcomes) => publish_outcomes(changes, &outcomes),
                     Err(e) => set_error(format!("detection: {e}")),
                 }
                 if let Ok(mut st) = status.lock() {
@@ -183,6 +194,7 @@ fn writer_loop(
                     Ok(0) => {}
                     Ok(n) => {
                         tracing::info!(n, "profiles became Stable by time");
+                        changes.publish(ChangeKind::Profiles, serde_json::json!({ "stable": n }));
                         // cached Learning profiles may now be Stable
                         detector.forget_profiles();
                     }
@@ -192,10 +204,12 @@ fn writer_loop(
                     st.now_ms = st.now_ms.max(now);
                 }
             }
-            WriteCmd::CaptureStats(st) => {
-                let detail = serde_json::to_string(&*st).unwrap_or_default();
+            WriteCmd::CaptureStats { stats: st, loss } => {
+                let mut detail = serde_json::to_value(&*st).unwrap_or_default();
+                detail["loss"] = serde_json::to_value(loss).unwrap_or_default();
+                let detail = detail.to_string();
                 if let Err(e) =
-                    store.record_capture_stats(store::now_ms(), st.events, st.lost, &detail)
+                    store.record_capture_stats(store::now_ms(), st.events, loss.total, &detail)
                 {
                     set_error(format!("capture stats: {e}"));
                 }
@@ -210,7 +224,44 @@ fn writer_loop(
             }
         }
         drop(guard);
-        generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Commands queued for the writer at most: feeders wait (snapshots) or drop and count
+/// (events, see `live.rs`) beyond that.
+pub const QUEUE: usize = 4096;
+
+/// Tell clients which signals detection raised or counted, and which suppressions hid one.
+fn publish_outcomes(changes: &ChangeLog, outcomes: &[store::AddOutcome]) {
+    use store::AddOutcome;
+    let mut signals = Vec::new();
+    let mut suppressions = Vec::new();
+    for o in outcomes {
+        match o {
+            AddOutcome::Inserted(id)
+            | AddOutcome::Deduplicated(id)
+            | AddOutcome::RateLimited(id) => signals.push(*id),
+            AddOutcome::Suppressed(id) => suppressions.push(*id),
+        }
+    }
+    if !signals.is_empty() {
+        let new: Vec<i64> = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                AddOutcome::Inserted(id) => Some(*id),
+                _ => None,
+            })
+            .collect();
+        changes.publish(
+            ChangeKind::Signals,
+            serde_json::json!({ "signals": signals, "new": new }),
+        );
+    }
+    if !suppressions.is_empty() {
+        changes.publish(
+            ChangeKind::Suppressions,
+            serde_json::json!({ "hid_with": suppressions }),
+        );
     }
 }
 

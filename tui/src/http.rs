@@ -317,8 +317,9 @@ pub fn request(
     method: &str,
     target: &str,
     body: Option<&[u8]>,
+    timeout: Duration,
 ) -> Result<Response, ClientError> {
-    let mut stream = connect(socket, Some(Duration::from_secs(30)))?;
+    let mut stream = connect(socket, Some(timeout))?;
     let proto = |e: std::io::Error| ClientError::Protocol {
         socket: socket.display().to_string(),
         message: e.to_string(),

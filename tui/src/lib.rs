@@ -2,14 +2,19 @@
 //! ([`app`], [`view`]) is generic over the ratatui backend and tested with `TestBackend`.
 
 pub mod action;
+pub mod agent;
 pub mod app;
+pub mod attach;
+pub mod changes;
 pub mod cli;
+pub mod client;
 pub mod commands;
 pub mod engine;
 pub mod http;
 pub mod keymap;
 pub mod live;
 pub mod logging;
+pub mod source;
 pub mod terminal;
 pub mod tree;
 pub mod ui;

@@ -1,21 +1,78 @@
 //! Live capture feeding the engine: snapshots are ingested, every event goes through
 //! detection, and capture counters are kept for the status line and recorded in the store.
 
+use crate::changes::{ChangeKind, ChangeLog};
 use crate::engine::WriteCmd;
 use capture::{Capture, CaptureOptions, CaptureOutput, CaptureStats};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::SyncSender;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// Loss between capture and the store, counted by reason: the kernel's ring buffer was
+/// full, capture's queue was full, or the detection queue (capture -> engine) was full.
+#[derive(Debug, Default)]
+pub struct Pipeline {
+    pub detection_dropped: AtomicU64,
+}
+
+impl Pipeline {
+    /// Loss by reason and in total, for `status` and the status line.
+    pub fn loss(&self, st: &CaptureStats) -> Loss {
+        Loss::of(st, self.detection_dropped.load(Ordering::Relaxed))
+    }
+}
+
+/// What was lost, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Loss {
+    pub total: u64,
+    pub kernel_ring_buffer: u64,
+    pub capture_queue: u64,
+    pub detection_queue: u64,
+}
+
+impl Loss {
+    pub fn of(st: &CaptureStats, detection_dropped: u64) -> Loss {
+        Loss {
+            total: st.lost + st.queue_dropped + detection_dropped,
+            kernel_ring_buffer: st.lost,
+            capture_queue: st.queue_dropped,
+            detection_queue: detection_dropped,
+        }
+    }
+
+    /// "0" or "12 (kernel ring buffer 10, detection queue 2)".
+    pub fn text(&self) -> String {
+        let parts: Vec<String> = [
+            ("kernel ring buffer", self.kernel_ring_buffer),
+            ("capture queue", self.capture_queue),
+            ("detection queue", self.detection_queue),
+        ]
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(w, n)| format!("{w} {n}"))
+        .collect();
+        if parts.is_empty() {
+            self.total.to_string()
+        } else {
+            format!("{} ({})", self.total, parts.join(", "))
+        }
+    }
+}
+
 /// Start capture (errors such as "not root" come back here, before any UI starts) and a
-/// feeder thread that forwards what it sees to the engine until `stop` is set.
+/// feeder thread that forwards what it sees to the engine until `stop` is set. Snapshots
+/// wait for room in the engine's queue; events that find it full are dropped and counted
+/// in `pipeline` (detection falls behind visibly, memory does not grow).
 pub fn spawn_capture(
     mut opts: CaptureOptions,
     tx: SyncSender<WriteCmd>,
     stats: Arc<Mutex<CaptureStats>>,
     stop: Arc<AtomicBool>,
+    changes: Arc<ChangeLog>,
+    pipeline: Arc<Pipeline>,
 ) -> Result<JoinHandle<Result<CaptureStats, String>>, capture::CaptureError> {
     opts.emit_events = true;
     let mut cap = Capture::start(opts)?;
@@ -26,24 +83,44 @@ pub fn spawn_capture(
             let mut last_clock = Instant::now();
             let forward = |out: CaptureOutput, last_record: &mut Instant| -> bool {
                 let sent = match out {
-                    CaptureOutput::Snapshot(s) => tx.send(WriteCmd::Snapshots(vec![s])),
-                    CaptureOutput::Event(e) => tx.send(WriteCmd::Event(Box::new(e))),
+                    CaptureOutput::Snapshot(s) => tx.send(WriteCmd::Snapshots(vec![s])).is_ok(),
+                    CaptureOutput::Event(e) => match tx.try_send(WriteCmd::Event(Box::new(e))) {
+                        Ok(()) => true,
+                        Err(TrySendError::Full(_)) => {
+                            pipeline.detection_dropped.fetch_add(1, Ordering::Relaxed);
+                            true
+                        }
+                        Err(TrySendError::Disconnected(_)) => false,
+                    },
                     CaptureOutput::Stats(st) => {
+                        let loss = pipeline.loss(&st);
+                        changes.publish(
+                            ChangeKind::Capture,
+                            serde_json::json!({
+                                "events": st.events, "events_per_sec": st.events_per_sec,
+                                "lost": loss, "snapshots": st.snapshots,
+                                "profiled": st.profiled.len(), "waiting": st.waiting_containers,
+                            }),
+                        );
                         let due = last_record.elapsed() >= Duration::from_secs(5);
-                        let record = due.then(|| WriteCmd::CaptureStats(Box::new(st.clone())));
+                        let record = due.then(|| WriteCmd::CaptureStats {
+                            stats: Box::new(st.clone()),
+                            loss,
+                        });
                         if let Ok(mut s) = stats.lock() {
                             *s = st;
                         }
                         match record {
                             Some(cmd) => {
                                 *last_record = Instant::now();
-                                tx.send(cmd)
+                                // counters come again in a second: never wait for room
+                                !matches!(tx.try_send(cmd), Err(TrySendError::Disconnected(_)))
                             }
-                            None => Ok(()),
+                            None => true,
                         }
                     }
                 };
-                sent.is_ok()
+                sent
             };
             while !stop.load(Ordering::Relaxed) {
                 if last_clock.elapsed() >= Duration::from_secs(60) {
@@ -69,7 +146,10 @@ pub fn spawn_capture(
                 }
             }
             if let Ok(st) = &result {
-                let _ = tx.send(WriteCmd::CaptureStats(Box::new(st.clone())));
+                let _ = tx.send(WriteCmd::CaptureStats {
+                    stats: Box::new(st.clone()),
+                    loss: pipeline.loss(st),
+                });
                 if let Ok(mut s) = stats.lock() {
                     *s = st.clone();
                 }
@@ -82,7 +162,7 @@ pub fn spawn_capture(
 }
 
 /// The status-line text of a capture.
-pub fn status_text(st: &CaptureStats) -> String {
+pub fn status_text(st: &CaptureStats, loss: &Loss) -> String {
     let profiled: Vec<String> = st
         .profiled
         .iter()
@@ -92,7 +172,7 @@ pub fn status_text(st: &CaptureStats) -> String {
         "{:.0} events/s | {} events | lost {} | {} snapshots | profiling {} container(s){}{}",
         st.events_per_sec,
         st.events,
-        st.lost,
+        loss.text(),
         st.snapshots,
         st.profiled.len(),
         if profiled.is_empty() {

@@ -9,10 +9,12 @@ use wsprof_tui::app::{App, Banner};
 use wsprof_tui::cli::{
     CaptureArgs, Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand, StoreCommand,
 };
+use wsprof_tui::client::{self, AgentClient, Target};
 use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
 use wsprof_tui::keymap::{user_keymap_path, Keymap};
+use wsprof_tui::source::Source;
 use wsprof_tui::view::text::{parse_duration, time};
-use wsprof_tui::{commands, live, logging, terminal, ui};
+use wsprof_tui::{agent, attach, commands, live, logging, terminal, ui};
 
 fn main() {
     ui::PROCESS_START.get_or_init(std::time::Instant::now);
@@ -53,7 +55,10 @@ fn one_line(s: &str) -> String {
 
 fn run(cli: Cli) -> Result<()> {
     let db = || cli.db.clone().unwrap_or_else(commands::default_db_path);
-    match &cli.command {
+    let Some(command) = &cli.command else {
+        return ui_attached(&cli, None);
+    };
+    match command {
         Command::Demo {
             speed,
             headless,
@@ -75,18 +80,23 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| anyhow!("--duration: {e}"))?;
             live(&cli, capture, None, Some(d))
         }
-        Command::Status { json } => commands::status(&commands::open_existing(&db())?, *json),
-        Command::Profiles { json } => commands::profiles(&commands::open_existing(&db())?, *json),
+        Command::Agent {
+            capture,
+            socket_group,
+        } => agent(&cli, capture, socket_group),
+        Command::Ui { ui } => ui_attached(&cli, ui.keymap.as_deref()),
+        Command::Status { json } => commands::status(&mut *source(&cli)?, *json),
+        Command::Profiles { json } => commands::profiles(&mut *source(&cli)?, *json),
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
-        } => commands::profile_show(&commands::open_existing(&db())?, profile, *json),
+        } => commands::profile_show(&mut *source(&cli)?, profile, *json),
         Command::Signals {
             json,
             image,
             rule,
             status,
         } => commands::signals(
-            &commands::open_existing(&db())?,
+            &mut *source(&cli)?,
             *json,
             SignalFilter {
                 image: image.clone(),
@@ -101,7 +111,7 @@ fn run(cli: Cli) -> Result<()> {
             force,
             dry_run,
         } => commands::suppress(
-            &mut commands::open_existing(&db())?,
+            &mut *source(&cli)?,
             *signal_id,
             reason,
             expires_in.as_deref(),
@@ -109,11 +119,12 @@ fn run(cli: Cli) -> Result<()> {
             *dry_run,
         ),
         Command::Unsuppress { suppression_id } => {
-            commands::unsuppress(&mut commands::open_existing(&db())?, *suppression_id)
+            commands::unsuppress(&mut *source(&cli)?, *suppression_id)
         }
         Command::Suppressions { json, all } => {
-            commands::suppressions(&commands::open_existing(&db())?, *json, *all)
+            commands::suppressions(&mut *source(&cli)?, *json, *all)
         }
+        Command::Decisions { json, limit } => commands::decisions(&cli, *json, *limit),
         Command::Rules {
             command: RulesCommand::Check { file },
         } => commands::rules_check(file),
@@ -133,6 +144,172 @@ fn run(cli: Cli) -> Result<()> {
             command: StoreCommand::Recover { json },
         } => commands::store_recover(&db(), *json),
     }
+}
+
+/// Where a CLI twin reads and decides: the agent when one answers, else the store file.
+fn source(cli: &Cli) -> Result<Box<dyn Source>> {
+    let target = client::resolve(
+        cli.socket.as_deref(),
+        cli.db.as_deref(),
+        commands::default_db_path(),
+    )?;
+    match target {
+        Target::Agent(sock) => Ok(Box::new(AgentClient::new(&sock))),
+        Target::File(db) => match commands::open_existing(&db) {
+            Ok(store) => Ok(Box::new(store)),
+            Err(e) => {
+                let locked = matches!(
+                    e.downcast_ref::<store::StoreError>(),
+                    Some(store::StoreError::Locked { .. })
+                );
+                match locked.then(|| client::agent_for_locked(&db)).flatten() {
+                    Some(sock) => Ok(Box::new(AgentClient::new(&sock))),
+                    None => Err(e),
+                }
+            }
+        },
+    }
+}
+
+/// `wsprof` (no command) and `wsprof ui`: attached to the agent, or on the store file.
+fn ui_attached(cli: &Cli, keymap: Option<&str>) -> Result<()> {
+    let keymap = Keymap::load(keymap, user_keymap_path().as_deref())?;
+    let target = client::resolve(
+        cli.socket.as_deref(),
+        cli.db.as_deref(),
+        commands::default_db_path(),
+    )?;
+    let mut app = App::new(keymap);
+    match target {
+        Target::Agent(sock) => {
+            let session = attach::AgentSession::start(&sock);
+            let mut guard = terminal::TerminalGuard::enter()?;
+            ui::run(&mut guard.terminal, &mut app, &session)
+        }
+        Target::File(db) => {
+            let store = commands::open_existing(&db)?;
+            let engine = Engine::start(store, commands::load_rules(&cli.rules)?);
+            let db_text = db.display().to_string();
+            let banner = move |_: &EngineStatus| Banner {
+                mode: "STORE".into(),
+                clock: time(store::now_ms()),
+                progress: format!("no agent running: browsing {db_text} (no capture)"),
+            };
+            let session = ui::EngineSession {
+                engine: &engine,
+                banner: &banner,
+            };
+            let mut guard = terminal::TerminalGuard::enter()?;
+            ui::run(&mut guard.terminal, &mut app, &session)
+        }
+    }
+}
+
+/// Check the capture flags (before touching anything).
+fn capture_options(args: &CaptureArgs) -> Result<capture::CaptureOptions> {
+    let interval =
+        parse_duration(&args.snapshot_interval).map_err(|e| anyhow!("--snapshot-interval: {e}"))?;
+    if args.max_containers == 0 {
+        return Err(anyhow!("--max-containers: must be at least 1"));
+    }
+    Ok(capture::CaptureOptions {
+        snapshot_interval: std::time::Duration::from_millis(interval as u64),
+        max_containers: args.max_containers,
+        runtime_sockets: args.runtime_sockets.clone(),
+        capture_host: args.host,
+        ..Default::default()
+    })
+}
+
+/// `wsprof agent`: capture + detection + ingest into the store, the API on the socket, until
+/// SIGTERM/SIGINT; then the open snapshots are stored, the store checkpointed, the socket
+/// removed.
+fn agent(cli: &Cli, args: &CaptureArgs, socket_group: &str) -> Result<()> {
+    let opts = capture_options(args)?;
+    let rules = commands::load_rules(&cli.rules)?;
+    let db = cli.db.clone().unwrap_or_else(commands::default_db_path);
+    let socket = client::named_socket(cli.socket.as_deref())
+        .unwrap_or_else(|| client::DEFAULT_SOCKET.into());
+    let store = Store::open(&db)?;
+    let engine = Engine::start(store, rules);
+    let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
+    let pipeline = Arc::new(live::Pipeline::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    // Capture first: "not root" or a rejected program is reported before the socket exists.
+    let feeder = live::spawn_capture(
+        opts,
+        engine.sender(),
+        stats.clone(),
+        stop.clone(),
+        engine.changes(),
+        pipeline.clone(),
+    )?;
+    let (listener, group) = match agent::bind_socket(&socket, socket_group) {
+        Ok(l) => l,
+        Err(e) => {
+            stop.store(true, Ordering::Relaxed);
+            let _ = feeder.join();
+            engine.shutdown();
+            return Err(e);
+        }
+    };
+    let ctx = Arc::new(agent::ApiContext {
+        store: engine.store(),
+        changes: engine.changes(),
+        info: agent::AgentInfo {
+            pid: std::process::id(),
+            version: env!("CARGO_PKG_VERSION"),
+            started_ms: store::now_ms(),
+            db: std::fs::canonicalize(&db).unwrap_or(db.clone()),
+            socket: socket.clone(),
+            socket_group: group.clone(),
+        },
+        live: {
+            let (stats, pipeline) = (stats.clone(), pipeline.clone());
+            Box::new(move || {
+                let st = stats.lock().map(|s| s.clone()).unwrap_or_default();
+                let loss = pipeline.loss(&st);
+                let mut capture = serde_json::to_value(&st).unwrap_or_default();
+                capture["loss"] = serde_json::to_value(loss).unwrap_or_default();
+                serde_json::json!({ "capture": capture, "pipeline": loss })
+            })
+        },
+    });
+    let api_stop = Arc::new(AtomicBool::new(false));
+    let server = agent::serve(listener, ctx, api_stop.clone())?;
+    live::catch_interrupts();
+    tracing::info!(db = %db.display(), socket = %socket.display(), group = ?group, "agent started");
+    eprintln!(
+        "wsprof agent: capturing into {}; API on {} ({})",
+        db.display(),
+        socket.display(),
+        match &group {
+            Some(g) => format!("mode 0660, group {g}"),
+            None => format!("root only: group {socket_group} does not exist"),
+        }
+    );
+    while !live::interrupted() && !feeder.is_finished() {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    tracing::info!("agent stopping: storing the open snapshots");
+    stop.store(true, Ordering::Relaxed);
+    let captured = feeder
+        .join()
+        .map_err(|_| anyhow!("the capture thread panicked"))?;
+    let status = engine.shutdown();
+    api_stop.store(true, Ordering::SeqCst);
+    let _ = server.join();
+    let _ = std::fs::remove_file(&socket);
+    let st = captured.map_err(|e| anyhow!(e))?;
+    if let Some(e) = status.error {
+        return Err(anyhow!(e));
+    }
+    tracing::info!(
+        events = st.events,
+        snapshots = status.snapshots,
+        "agent stopped"
+    );
+    Ok(())
 }
 
 fn demo(
@@ -226,7 +403,11 @@ fn demo(
 fn run_ui(keymap: Keymap, engine: &Engine, banner: &dyn Fn(&EngineStatus) -> Banner) -> Result<()> {
     let mut app = App::new(keymap);
     let mut guard = terminal::TerminalGuard::enter()?;
-    ui::run(&mut guard.terminal, &mut app, engine, banner)
+    ui::run(
+        &mut guard.terminal,
+        &mut app,
+        &ui::EngineSession { engine, banner },
+    )
 }
 
 /// `live` (UI) and `capture` (headless; `Some(duration)`, `None` = until Ctrl-C).
@@ -236,11 +417,7 @@ fn live(
     keymap: Option<&str>,
     headless: Option<Option<i64>>,
 ) -> Result<()> {
-    let interval =
-        parse_duration(&args.snapshot_interval).map_err(|e| anyhow!("--snapshot-interval: {e}"))?;
-    if args.max_containers == 0 {
-        return Err(anyhow!("--max-containers: must be at least 1"));
-    }
+    let opts = capture_options(args)?;
     let keymap = match headless {
         Some(_) => Keymap::builtin(),
         None => Keymap::load(keymap, user_keymap_path().as_deref())?,
@@ -248,17 +425,18 @@ fn live(
     let rules = commands::load_rules(&cli.rules)?;
     let db_path = cli.db.clone().unwrap_or_else(commands::default_db_path);
     let store = Store::open(&db_path)?;
-    let opts = capture::CaptureOptions {
-        snapshot_interval: std::time::Duration::from_millis(interval as u64),
-        max_containers: args.max_containers,
-        runtime_sockets: args.runtime_sockets.clone(),
-        capture_host: args.host,
-        ..Default::default()
-    };
     let engine = Engine::start(store, rules);
     let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
+    let pipeline = Arc::new(live::Pipeline::default());
     let stop = Arc::new(AtomicBool::new(false));
-    let feeder = live::spawn_capture(opts, engine.sender(), stats.clone(), stop.clone())?;
+    let feeder = live::spawn_capture(
+        opts,
+        engine.sender(),
+        stats.clone(),
+        stop.clone(),
+        engine.changes(),
+        pipeline.clone(),
+    )?;
     tracing::info!(db = %db_path.display(), "live capture started");
     let result = match headless {
         Some(duration) => {
@@ -275,7 +453,7 @@ fn live(
         }
         None => {
             let db_text = db_path.display().to_string();
-            let stats = stats.clone();
+            let (stats, pipeline) = (stats.clone(), pipeline.clone());
             let banner = move |s: &EngineStatus| Banner {
                 mode: "LIVE".into(),
                 clock: time(store::now_ms()),
@@ -283,7 +461,7 @@ fn live(
                     "{} | {} signals | db {}",
                     stats
                         .lock()
-                        .map(|st| live::status_text(&st))
+                        .map(|st| live::status_text(&st, &pipeline.loss(&st)))
                         .unwrap_or_default(),
                     s.detect.signals,
                     db_text
@@ -306,7 +484,7 @@ fn live(
         println!(
             "captured {} events ({} lost, {} deduplicated in the kernel) into {}: {} snapshots, {} signals",
             st.events,
-            st.lost,
+            pipeline.loss(&st).text(),
             st.dedup_hits,
             db_path.display(),
             status.snapshots,

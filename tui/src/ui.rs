@@ -1,8 +1,10 @@
 //! The interactive loop: input -> actions -> app state; engine changes -> refresh; draw.
 
-use crate::app::{App, Banner};
+use crate::app::{App, Banner, Reload};
+use crate::changes::Counters;
 use crate::engine::{Engine, EngineStatus};
 use crate::keymap::Key;
+use crate::source::Source;
 use crate::view;
 use crossterm::event::{self, Event, KeyEventKind, MouseButton, MouseEventKind};
 use ratatui::backend::Backend;
@@ -34,37 +36,75 @@ pub fn current_user() -> String {
     }
 }
 
+/// What the UI runs against: an engine in this process (demo, live, a store file) or an
+/// agent it attached to.
+pub trait Session {
+    /// Change counters; a list is read again only when its kind moved.
+    fn counters(&self) -> Counters;
+    /// Run `f` on the data source (reads and the person's decisions).
+    fn with_source(&self, f: &mut dyn FnMut(&mut dyn Source)) -> anyhow::Result<()>;
+    /// The status line, the data's clock (0 = wall clock) and an error to show, if any.
+    fn banner(&self) -> (Banner, i64, Option<String>);
+}
+
+/// An engine in this process, with the binary's status line.
+pub struct EngineSession<'a> {
+    pub engine: &'a Engine,
+    pub banner: &'a dyn Fn(&EngineStatus) -> Banner,
+}
+
+impl Session for EngineSession<'_> {
+    fn counters(&self) -> Counters {
+        self.engine.changes().counters()
+    }
+
+    fn with_source(&self, f: &mut dyn FnMut(&mut dyn Source)) -> anyhow::Result<()> {
+        let shared = self.engine.store();
+        let mut g = shared
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the store lock is poisoned (a writer panicked)"))?;
+        f(&mut *g);
+        Ok(())
+    }
+
+    fn banner(&self) -> (Banner, i64, Option<String>) {
+        let status = self.engine.status();
+        ((self.banner)(&status), status.now_ms, status.error)
+    }
+}
+
 /// Run until the person quits.
 pub fn run<B: Backend>(
     terminal: &mut Terminal<B>,
     app: &mut App,
-    engine: &Engine,
-    banner: &dyn Fn(&EngineStatus) -> Banner,
+    session: &dyn Session,
 ) -> anyhow::Result<()> {
-    let shared = engine.store();
-    let lock = || {
-        shared
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the store lock is poisoned (a writer panicked)"))
-    };
     app.user = current_user();
     let started = *PROCESS_START.get_or_init(Instant::now);
     let mut first_frame = true;
-    let mut seen_gen = u64::MAX;
+    let mut seen: Option<Counters> = None;
     let mut last_refresh = Instant::now() - Duration::from_secs(1);
     loop {
-        let gen = engine.generation();
-        if gen != seen_gen && last_refresh.elapsed() >= Duration::from_millis(250) {
-            if let Err(e) = app.refresh(&*lock()?) {
-                app.message = format!("reading the store failed: {e}");
+        let counters = session.counters();
+        if seen != Some(counters) && last_refresh.elapsed() >= Duration::from_millis(250) {
+            let what = match &seen {
+                Some(old) => Reload::between(old, &counters),
+                None => Reload::ALL,
+            };
+            if what.any() {
+                session.with_source(&mut |src| {
+                    if let Err(e) = app.refresh_changed(src, what) {
+                        app.message = format!("reading the store failed: {e}");
+                    }
+                })?;
             }
-            seen_gen = gen;
+            seen = Some(counters);
             last_refresh = Instant::now();
         }
-        let status = engine.status();
-        app.now_ms = status.now_ms;
-        app.banner = banner(&status);
-        if let Some(e) = &status.error {
+        let (banner, now_ms, error) = session.banner();
+        app.now_ms = now_ms;
+        app.banner = banner;
+        if let Some(e) = &error {
             app.banner.progress = format!("{} | ERROR: {e}", app.banner.progress);
         }
         let size = terminal.size()?;
@@ -87,20 +127,19 @@ pub fn run<B: Backend>(
         match event::read()? {
             Event::Key(k) if k.kind == KeyEventKind::Press => {
                 if app.search_input(&k) {
-                    app.ensure_preview(&*lock()?);
-                } else {
-                    if let Some(a) = app.keymap.action_for(&Key::from_event(&k)) {
-                        app.apply(a, &mut *lock()?);
-                    }
+                    session.with_source(&mut |src| app.ensure_preview(src))?;
+                } else if let Some(a) = app.keymap.action_for(&Key::from_event(&k)) {
+                    session.with_source(&mut |src| app.apply(a, src))?;
                 }
             }
             Event::Mouse(m) => {
                 let area = Rect::new(0, 0, size.width, size.height);
                 match m.kind {
-                    MouseEventKind::ScrollDown => {
-                        app.apply(crate::action::Action::Down, &mut *lock()?)
+                    MouseEventKind::ScrollDown => session
+                        .with_source(&mut |src| app.apply(crate::action::Action::Down, src))?,
+                    MouseEventKind::ScrollUp => {
+                        session.with_source(&mut |src| app.apply(crate::action::Action::Up, src))?
                     }
-                    MouseEventKind::ScrollUp => app.apply(crate::action::Action::Up, &mut *lock()?),
                     MouseEventKind::Down(MouseButton::Left) => {
                         let rows = view::list_rows_area(app, area);
                         if m.row >= rows.y

@@ -103,11 +103,7 @@ fn verify(round: &str, db: &Path, log: &Path, dir: &Path) -> (usize, usize) {
     );
     let export = dir.join("export.json");
     let _ = std::fs::remove_file(&export);
-    let out = wsprof(
-        &["snapshots", "export", export.to_str().unwrap()],
-        db,
-        dir,
-    );
+    let out = wsprof(&["snapshots", "export", export.to_str().unwrap()], db, dir);
     assert!(out.status.success(), "{round}: export: {out:?}");
     let file: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&export).unwrap()).unwrap();
@@ -192,7 +188,10 @@ fn demo_killed_at_random_points_leaves_an_openable_store_with_its_commits() {
         signals += g;
     }
     eprintln!("{ROUNDS} demo kills: {snaps} committed snapshots and {signals} signals all kept");
-    assert!(snaps > 0, "no round got as far as a commit: the test proved nothing");
+    assert!(
+        snaps > 0,
+        "no round got as far as a commit: the test proved nothing"
+    );
 }
 
 /// A busy container (shadow reads raise a signal in every fresh store), shared by rounds.
@@ -276,5 +275,8 @@ fn capture_killed_at_random_points_on_fresh_and_old_stores() {
         "{} capture kills: {snaps} committed snapshots and {signals} signals all kept",
         2 * ROUNDS
     );
-    assert!(snaps > 0 && signals > 0, "no round committed a snapshot and a signal");
+    assert!(
+        snaps > 0 && signals > 0,
+        "no round committed a snapshot and a signal"
+    );
 }

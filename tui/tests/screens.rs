@@ -224,7 +224,7 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        let store = fixture();
+        let mut store = fixture();
         let mut app = App::new(Keymap::builtin());
         app.user = "alice".into();
         app.now_ms = T0 + 60_000_000;
@@ -233,7 +233,7 @@ impl Harness {
             clock: "sim 2026-11-26 14:00".into(),
             progress: "replayed 31/31".into(),
         };
-        app.refresh(&store).unwrap();
+        app.refresh(&mut store).unwrap();
         Harness {
             store,
             app,
@@ -314,7 +314,7 @@ fn signal_queue_with_suggestion_and_preview() {
     let first = h.app.selected_signal().unwrap();
     assert_eq!(first.rule_id, "profile-anomaly");
     h.act(&[Action::Down, Action::Down]);
-    h.app.refresh(&h.store).unwrap();
+    h.app.refresh(&mut h.store).unwrap();
     let sel = h.app.selected_signal().unwrap();
     assert!(
         sel.suggestion.is_some(),

@@ -1,0 +1,213 @@
+//! Where the screens and the CLI twins get their data and send the person's decisions: a
+//! store file opened in this process, or the agent over its socket. Both give the same
+//! answers; the decision rules (what may be suppressed, the default reason) live here once,
+//! in the store implementation, which the agent also runs for its clients.
+
+use crate::http::ClientError;
+use serde::{Deserialize, Serialize};
+use store::decision::Decision;
+use store::{
+    NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, StoreError,
+    SuppressionRow,
+};
+
+/// Why a read or a decision failed; one line.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    /// The agent answered with an error status.
+    #[error("{message}")]
+    Agent { status: u16, message: String },
+}
+
+pub type Result<T, E = SourceError> = std::result::Result<T, E>;
+
+/// A suppression the person asks for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SuppressRequest {
+    pub signal_id: i64,
+    /// Empty: the suggestion's text ("known behaviour, N of M snapshots").
+    #[serde(default)]
+    pub reason: String,
+    #[serde(default)]
+    pub expires_ms: Option<i64>,
+    /// Suppress even without a suggestion.
+    #[serde(default)]
+    pub force: bool,
+}
+
+/// What `wsprof status` shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusReport {
+    pub profiles: usize,
+    pub stable: usize,
+    pub snapshots: u64,
+    pub signals: SignalCounts,
+    pub suppressions: usize,
+    /// The last capture counters recorded in the store (or the agent's live ones).
+    pub capture: Option<serde_json::Value>,
+    /// Set when an agent answers: who it is and what its pipeline dropped.
+    #[serde(default)]
+    pub agent: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SignalCounts {
+    pub open: u32,
+    pub suppressed: u32,
+    pub rejected: u32,
+}
+
+/// The data behind the screens and the CLI twins.
+pub trait Source {
+    fn profiles(&mut self) -> Result<Vec<ProfileSummary>>;
+    fn profile_nodes(&mut self, image: &str, version: &str) -> Result<Vec<NodeRow>>;
+    fn profile_snapshots(&mut self, image: &str, version: &str) -> Result<Vec<SnapshotSummary>>;
+    fn signals(&mut self, filter: &SignalFilter) -> Result<Vec<SignalRow>>;
+    fn signal(&mut self, id: i64) -> Result<SignalRow>;
+    /// (signals, matches) accepting this signal's suggestion would hide.
+    fn preview_suppression(&mut self, signal_id: i64) -> Result<(u32, u64)>;
+    fn suppressions(&mut self, include_removed: bool) -> Result<Vec<SuppressionRow>>;
+    /// Add a suppression for a signal's rule, image and process lineage. `who` and `now_ms`
+    /// are what this process knows; the agent records its client's peer credentials and its
+    /// own clock instead.
+    fn suppress(&mut self, req: &SuppressRequest, who: &str, now_ms: i64)
+        -> Result<SuppressionRow>;
+    fn reject_signal(&mut self, id: i64, who: &str) -> Result<()>;
+    fn unsuppress(&mut self, id: i64, who: &str, now_ms: i64) -> Result<SuppressionRow>;
+    fn status(&mut self) -> Result<StatusReport>;
+}
+
+impl Source for Store {
+    fn profiles(&mut self) -> Result<Vec<ProfileSummary>> {
+        Ok(Store::profiles(self)?)
+    }
+
+    fn profile_nodes(&mut self, image: &str, version: &str) -> Result<Vec<NodeRow>> {
+        Ok(Store::profile_nodes(self, image, version)?)
+    }
+
+    fn profile_snapshots(&mut self, image: &str, version: &str) -> Result<Vec<SnapshotSummary>> {
+        Ok(Store::profile_snapshots(self, image, version)?)
+    }
+
+    fn signals(&mut self, filter: &SignalFilter) -> Result<Vec<SignalRow>> {
+        Ok(Store::signals(self, filter)?)
+    }
+
+    fn signal(&mut self, id: i64) -> Result<SignalRow> {
+        Ok(Store::signal(self, id)?)
+    }
+
+    fn preview_suppression(&mut self, signal_id: i64) -> Result<(u32, u64)> {
+        Ok(Store::preview_suppression(self, signal_id)?)
+    }
+
+    fn suppressions(&mut self, include_removed: bool) -> Result<Vec<SuppressionRow>> {
+        Ok(Store::suppressions(self, include_removed)?)
+    }
+
+    fn suppress(
+        &mut self,
+        req: &SuppressRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<SuppressionRow> {
+        let s = Store::signal(self, req.signal_id)?;
+        if s.status != "open" {
+            return Err(
+                StoreError::Refused(format!("signal {} is {}, not open", s.id, s.status)).into(),
+            );
+        }
+        if s.suggestion.is_none() && !req.force {
+            let why = match &s.suggestion_block {
+                Some(b) => b.clone(),
+                None => format!("its behaviour is not common in {}:{}", s.image, s.version),
+            };
+            return Err(StoreError::Refused(format!(
+                "signal {} has no suggestion: {why} (use --force to suppress anyway)",
+                s.id
+            ))
+            .into());
+        }
+        let reason = if req.reason.is_empty() {
+            s.suggestion
+                .as_ref()
+                .map(|g| g.text())
+                .unwrap_or_else(|| "forced".into())
+        } else {
+            req.reason.clone()
+        };
+        let sup = Store::suppress(self, req.signal_id, who, &reason, req.expires_ms, now_ms)?;
+        tracing::info!(
+            signal = req.signal_id,
+            suppression = sup.id,
+            who,
+            "suppression added"
+        );
+        self.record_decision(&Decision {
+            ts_ms: now_ms,
+            who: who.into(),
+            action: "accept".into(),
+            signal_id: Some(req.signal_id),
+            suppression_id: Some(sup.id),
+            detail: reason,
+        })?;
+        Ok(Store::suppression(self, sup.id)?)
+    }
+
+    fn reject_signal(&mut self, id: i64, who: &str) -> Result<()> {
+        Store::reject_signal(self, id)?;
+        tracing::info!(signal = id, who, "suggestion rejected");
+        self.record_decision(&Decision {
+            ts_ms: store::now_ms(),
+            who: who.into(),
+            action: "reject".into(),
+            signal_id: Some(id),
+            suppression_id: None,
+            detail: String::new(),
+        })?;
+        Ok(())
+    }
+
+    fn unsuppress(&mut self, id: i64, who: &str, now_ms: i64) -> Result<SuppressionRow> {
+        let s = Store::unsuppress(self, id, now_ms)?;
+        tracing::info!(suppression = id, who, "suppression undone");
+        self.record_decision(&Decision {
+            ts_ms: now_ms,
+            who: who.into(),
+            action: "undo".into(),
+            signal_id: None,
+            suppression_id: Some(id),
+            detail: s.expression.clone(),
+        })?;
+        Ok(s)
+    }
+
+    fn status(&mut self) -> Result<StatusReport> {
+        let profiles = Store::profiles(self)?;
+        let (open, suppressed, rejected) = self.signal_counts()?;
+        let capture = self
+            .latest_capture_stats()?
+            .and_then(|(_, _, d)| serde_json::from_str(&d).ok());
+        Ok(StatusReport {
+            profiles: profiles.len(),
+            stable: profiles.iter().filter(|p| p.status == "stable").count(),
+            snapshots: profiles
+                .iter()
+                .map(|p| u64::from(p.snapshots + p.unmerged_snapshots))
+                .sum(),
+            signals: SignalCounts {
+                open,
+                suppressed,
+                rejected,
+            },
+            suppressions: Store::suppressions(self, false)?.len(),
+            capture,
+            agent: None,
+        })
+    }
+}

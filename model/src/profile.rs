@@ -20,6 +20,16 @@ pub struct LifecycleSettings {
     pub stable_after_ms: i64,
 }
 
+impl LifecycleSettings {
+    /// The Learning -> Stable rule, the one definition of it: a profile with `snapshots`
+    /// merged snapshots, the first of them started at `first_snapshot_ms`, is Stable at
+    /// `now_ms` once either threshold is reached.
+    pub fn is_stable(&self, snapshots: u32, first_snapshot_ms: Option<i64>, now_ms: i64) -> bool {
+        snapshots >= self.stable_after_snapshots
+            || first_snapshot_ms.is_some_and(|f| now_ms.saturating_sub(f) >= self.stable_after_ms)
+    }
+}
+
 impl Default for LifecycleSettings {
     fn default() -> Self {
         LifecycleSettings {
@@ -157,14 +167,10 @@ impl Profile {
 
     /// Become Stable when a threshold is reached at time `now_ms`. Never goes back.
     pub fn refresh_status(&mut self, now_ms: i64, settings: &LifecycleSettings) -> ProfileStatus {
-        if self.status == ProfileStatus::Learning {
-            let by_count = self.snapshot_count >= settings.stable_after_snapshots;
-            let by_time = self
-                .first_snapshot_ms
-                .is_some_and(|f| now_ms - f >= settings.stable_after_ms);
-            if by_count || by_time {
-                self.status = ProfileStatus::Stable;
-            }
+        if self.status == ProfileStatus::Learning
+            && settings.is_stable(self.snapshot_count, self.first_snapshot_ms, now_ms)
+        {
+            self.status = ProfileStatus::Stable;
         }
         self.status
     }

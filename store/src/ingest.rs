@@ -79,14 +79,40 @@ impl Store {
         Ok(out)
     }
 
-    /// Make Learning profiles Stable whose time threshold has passed at `now_ms`.
+    /// Make Learning profiles Stable that are Stable at `now_ms` by the lifecycle rule
+    /// (the time threshold passed, or a count threshold lowered since they were merged).
     pub fn refresh_statuses(&mut self, now_ms: i64, settings: &LifecycleSettings) -> Result<usize> {
-        let n = self.conn.execute(
-            "UPDATE profiles SET status = 'stable', stable_since_ms = ?
-             WHERE status = 'learning' AND first_snapshot_ms IS NOT NULL AND ? - first_snapshot_ms >= ?",
-            params![now_ms, now_ms, settings.stable_after_ms],
-        )?;
-        Ok(n)
+        let tx = self.conn.transaction()?;
+        let due: Vec<i64> = {
+            let mut stmt = tx.prepare(
+                "SELECT profile_id, snapshot_count, first_snapshot_ms FROM profiles WHERE status = 'learning'",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                ))
+            })?;
+            let mut due = Vec::new();
+            for row in rows {
+                let (id, count, first) = row?;
+                if settings.is_stable(count as u32, first, now_ms) {
+                    due.push(id);
+                }
+            }
+            due
+        };
+        {
+            let mut upd = tx.prepare(
+                "UPDATE profiles SET status = 'stable', stable_since_ms = ? WHERE profile_id = ?",
+            )?;
+            for id in &due {
+                upd.execute(params![now_ms, id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(due.len())
     }
 
     /// Record capture counters (events seen, events lost) for the UI and CLI.
@@ -165,14 +191,10 @@ fn ingest_one(
         )));
     }
     let p = profile_row(tx, &s.container.image, &s.container.version)?;
-    // The same lifecycle rule as model::Profile::merge: check before, merge, check after.
-    let stable_by_time =
-        |first: Option<i64>| first.is_some_and(|f| s.ended_ms - f >= settings.stable_after_ms);
+    // As model::Profile::merge: check at the snapshot's end before, merge, check after.
     let mut status = p.status;
     let mut became_stable = false;
-    if status == ProfileStatus::Learning
-        && (p.count >= settings.stable_after_snapshots || stable_by_time(p.first))
-    {
+    if status == ProfileStatus::Learning && settings.is_stable(p.count, p.first, s.ended_ms) {
         status = ProfileStatus::Stable;
         became_stable = true;
     }
@@ -223,7 +245,7 @@ fn ingest_one(
     if merged {
         let count = p.count + 1;
         let first = Some(p.first.map_or(s.started_ms, |f| f.min(s.started_ms)));
-        if count >= settings.stable_after_snapshots || stable_by_time(first) {
+        if settings.is_stable(count, first, s.ended_ms) {
             status = ProfileStatus::Stable;
             became_stable = true;
         }

@@ -1,15 +1,23 @@
 //! The wsprof store: one DuckDB file holding images/profiles, snapshots, one row per node
 //! per snapshot, profile node commonality, signals and suppressions.
 //!
-//! Statements are prepared with bound parameters but not cached: with DuckDB 1.5.6, a
-//! cached prepared statement re-executed after writes on the connection returned wrong
-//! rows (tested in `tui/tests/engine.rs` and `store/tests/store.rs`).
+//! One [`Store`] owns the writer's connection; writes go through transactions (snapshot
+//! nodes through the Appender, flushed before commit). Other threads read on their own
+//! connections through [`Store::reader`] ([`StoreReader`], `Send`), concurrently with the
+//! writes; both handles offer the same read methods (written once, in `read.rs`).
 //!
-//! One [`Store`] owns the one connection; writes go through transactions (snapshot nodes
-//! through the Appender, flushed before commit). Code in the same process that reads while
-//! another thread writes shares the `Store` behind a lock instead of opening a second
-//! connection: reads on a second connection during writes failed with DuckDB 1.5.6
-//! ("Perfect hash aggregate ... exceeded total groups").
+//! Why readers run each read in one transaction and statements are never cached
+//! (reproduced in `tests/concurrency.rs`): DuckDB 1.5.6 plans a statement from the table
+//! statistics of the moment it is prepared (perfect-hash aggregation sized to a column's
+//! min/max, sort keys sized to the longest string) and reuses that plan when it executes.
+//! duckdb-rs prepares and executes in two calls, each its own auto-commit transaction
+//! unless one is open. A commit between the two (the writer, on another connection) gave
+//! "Perfect hash aggregate: aggregate group N exceeded total groups M"; a statement kept
+//! across writes (`prepare_cached`) read garbage strings, or crashed, once longer strings
+//! had been committed. Inside one transaction the snapshot is older than the statistics
+//! the plan was made from, as in a one-shot query, and the plan is never reused. The
+//! writer's own reads need no transaction: nothing else commits. (Known: the writer's
+//! explicit `CHECKPOINT` can be refused while reader transactions are open.)
 
 pub mod decision;
 pub mod detect;
@@ -17,6 +25,7 @@ mod exchange;
 mod ingest;
 mod migration;
 mod query;
+mod read;
 pub mod recovery;
 mod signal;
 mod suppression;
@@ -24,6 +33,7 @@ mod suppression;
 pub use exchange::ExchangeError;
 pub use ingest::IngestOutcome;
 pub use query::{NodeRow, ProfileSummary, SnapshotSummary};
+pub use read::StoreReader;
 pub use recovery::{CheckReport, RecoverReport, StoreCounts};
 pub use signal::{AddOutcome, SignalFilter, SignalRow};
 pub use suppression::SuppressionRow;
@@ -130,7 +140,6 @@ impl Store {
     }
 
     fn finish_open(conn: Connection, path: Option<PathBuf>) -> Result<Store> {
-        configure(&conn)?;
         let mut store = Store {
             conn,
             path,
@@ -161,16 +170,6 @@ impl Store {
     pub(crate) fn conn(&self) -> &Connection {
         &self.conn
     }
-}
-
-/// Per-connection settings. Perfect-hash aggregation is planned from column statistics,
-/// which a concurrent writer changed under a running read when the UI still read on a
-/// second connection ("Perfect hash aggregate: aggregate group N exceeded total groups
-/// M"); kept off as a guard for other processes' read-only use. Reads here are small, so
-/// plain hash aggregation costs nothing noticeable.
-fn configure(conn: &Connection) -> Result<()> {
-    conn.execute_batch("SET perfect_ht_threshold = 0")?;
-    Ok(())
 }
 
 /// Open the file. A new store is built beside it under a temporary name, its schema
@@ -208,7 +207,6 @@ fn create_fresh(path: &Path) -> Result<()> {
     let built = (|| -> Result<()> {
         let mut conn =
             Connection::open(&tmp).map_err(|e| create_err(first_line(&e.to_string())))?;
-        configure(&conn)?;
         migration::migrate(&mut conn)?;
         conn.execute_batch("CHECKPOINT")?;
         drop(conn);

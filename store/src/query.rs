@@ -1,6 +1,7 @@
 //! Reads for the screens and their CLI twins.
 
-use crate::{Result, Store, StoreError};
+use crate::read::Reads;
+use crate::{Result, StoreError};
 use duckdb::{params, OptionalExt};
 use model::event::Access;
 use model::profile::{NodeStats, ProfileStatus};
@@ -109,10 +110,10 @@ pub struct SnapshotSummary {
     pub nodes: u32,
 }
 
-impl Store {
+impl Reads<'_> {
     /// Every profile, by image then version.
-    pub fn profiles(&self) -> Result<Vec<ProfileSummary>> {
-        let mut stmt = self.conn().prepare(
+    pub(crate) fn profiles(&self) -> Result<Vec<ProfileSummary>> {
+        let mut stmt = self.conn.prepare(
             "SELECT p.image, p.version, p.status, p.snapshot_count,
                     (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND NOT s.merged),
                     (SELECT count(DISTINCT container_id) FROM snapshots s WHERE s.profile_id = p.profile_id),
@@ -143,7 +144,7 @@ impl Store {
 
     fn profile_row(&self, image: &str, version: &str) -> Result<Option<ProfileRow>> {
         Ok(self
-            .conn()
+            .conn
             .prepare(
                 "SELECT profile_id, status, snapshot_count, first_snapshot_ms, last_updated_ms FROM profiles WHERE image = ? AND version = ?",
             )?
@@ -160,13 +161,13 @@ impl Store {
     }
 
     /// The nodes of a profile, parents before children, with commonality.
-    pub fn profile_nodes(&self, image: &str, version: &str) -> Result<Vec<NodeRow>> {
+    pub(crate) fn profile_nodes(&self, image: &str, version: &str) -> Result<Vec<NodeRow>> {
         let Some(ProfileRow { id, .. }) = self.profile_row(image, version)? else {
             return Err(StoreError::NotFound(format!(
                 "no profile {image}:{version}"
             )));
         };
-        let mut stmt = self.conn().prepare(
+        let mut stmt = self.conn.prepare(
             "SELECT n.node_key, n.parent_key, n.kind, n.label, n.depth, n.snapshots,
                     n.snapshots::DOUBLE / nullif(p.snapshot_count, 0), n.access, n.args_json
              FROM profile_nodes n JOIN profiles p USING (profile_id)
@@ -194,7 +195,11 @@ impl Store {
     }
 
     /// The status of a profile, if it exists (cheap: one row).
-    pub fn profile_status(&self, image: &str, version: &str) -> Result<Option<ProfileStatus>> {
+    pub(crate) fn profile_status(
+        &self,
+        image: &str,
+        version: &str,
+    ) -> Result<Option<ProfileStatus>> {
         match self.profile_row(image, version)? {
             None => Ok(None),
             Some(ProfileRow { status, .. }) => ProfileStatus::parse(&status)
@@ -204,7 +209,7 @@ impl Store {
     }
 
     /// The profile as the domain model sees it (for suggestions and anomalies).
-    pub fn profile(&self, image: &str, version: &str) -> Result<Option<Profile>> {
+    pub(crate) fn profile(&self, image: &str, version: &str) -> Result<Option<Profile>> {
         let Some(ProfileRow {
             status,
             snapshots: count,
@@ -248,8 +253,12 @@ impl Store {
     }
 
     /// The snapshots behind a profile (merged and kept), newest first.
-    pub fn profile_snapshots(&self, image: &str, version: &str) -> Result<Vec<SnapshotSummary>> {
-        let mut stmt = self.conn().prepare(
+    pub(crate) fn profile_snapshots(
+        &self,
+        image: &str,
+        version: &str,
+    ) -> Result<Vec<SnapshotSummary>> {
+        let mut stmt = self.conn.prepare(
             "SELECT s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count
              FROM snapshots s JOIN profiles p USING (profile_id)
              WHERE p.image = ? AND p.version = ? ORDER BY s.ended_ms DESC, s.snapshot_id",
@@ -269,18 +278,18 @@ impl Store {
     }
 
     /// Full snapshots (trees read back) of one image version, oldest first.
-    pub fn snapshots_of(&self, image: &str, version: &str) -> Result<Vec<Snapshot>> {
+    pub(crate) fn snapshots_of(&self, image: &str, version: &str) -> Result<Vec<Snapshot>> {
         self.load_snapshots(Some((image, version)))
     }
 
     /// Every stored snapshot, oldest first.
-    pub fn all_snapshots(&self) -> Result<Vec<Snapshot>> {
+    pub(crate) fn all_snapshots(&self) -> Result<Vec<Snapshot>> {
         self.load_snapshots(None)
     }
 
     fn load_snapshots(&self, which: Option<(&str, &str)>) -> Result<Vec<Snapshot>> {
         let (image, version) = which.unwrap_or(("", ""));
-        let mut stmt = self.conn().prepare(
+        let mut stmt = self.conn.prepare(
             "SELECT s.snapshot_id, s.container_id, p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json
              FROM snapshots s JOIN profiles p USING (profile_id)
              WHERE ? OR (p.image = ? AND p.version = ?) ORDER BY s.started_ms, s.snapshot_id",
@@ -299,9 +308,9 @@ impl Store {
     }
 
     /// Latest capture counters: (events, lost, detail).
-    pub fn latest_capture_stats(&self) -> Result<Option<(i64, i64, String)>> {
+    pub(crate) fn latest_capture_stats(&self) -> Result<Option<(i64, i64, String)>> {
         Ok(self
-            .conn()
+            .conn
             .query_row(
                 "SELECT events, lost, detail FROM capture_stats ORDER BY ts_ms DESC LIMIT 1",
                 [],

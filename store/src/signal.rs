@@ -2,6 +2,7 @@
 //! within a window) and suppression (matches of an active suppression are counted on the
 //! suppression, not queued); reads with filters, each with its suggestion.
 
+use crate::read::Reads;
 use crate::{Result, Store, StoreError};
 use duckdb::{params, OptionalExt};
 use model::profile::Profile;
@@ -163,14 +164,29 @@ impl Store {
         Ok(())
     }
 
+    /// Mark a signal as looked at and kept (the suggestion was rejected).
+    pub fn reject_signal(&mut self, id: i64) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE signals SET status = ? WHERE signal_id = ? AND status = 'open'",
+            params![SignalStatus::Rejected.as_str(), id],
+        )?;
+        if n == 0 {
+            self.signal(id)?;
+            return Err(StoreError::Refused(format!("signal {id} is not open")));
+        }
+        Ok(())
+    }
+}
+
+impl Reads<'_> {
     /// Signals, newest first, filtered, each with its suggestion against the current profile.
-    pub fn signals(&self, f: &SignalFilter) -> Result<Vec<SignalRow>> {
+    pub(crate) fn signals(&self, f: &SignalFilter) -> Result<Vec<SignalRow>> {
         let sql = format!(
             "SELECT {SIGNAL_COLUMNS} FROM signals
              WHERE (? IS NULL OR image = ?) AND (? IS NULL OR rule_id = ?) AND (? IS NULL OR status = ?)
              ORDER BY ts_ms DESC, signal_id DESC"
         );
-        let mut stmt = self.conn().prepare(&sql)?;
+        let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(
             params![f.image, f.image, f.rule, f.rule, f.status, f.status],
             row_to_signal,
@@ -186,10 +202,10 @@ impl Store {
     }
 
     /// One signal by id.
-    pub fn signal(&self, id: i64) -> Result<SignalRow> {
+    pub(crate) fn signal(&self, id: i64) -> Result<SignalRow> {
         let sql = format!("SELECT {SIGNAL_COLUMNS} FROM signals WHERE signal_id = ?");
         let (mut s, pj) = self
-            .conn()
+            .conn
             .prepare(&sql)?
             .query_row(params![id], row_to_signal)
             .optional()?
@@ -211,31 +227,14 @@ impl Store {
             profiles.insert(key.clone(), self.profile(&s.image, &s.version)?);
         }
         if let (Some(Some(p)), None) = (profiles.get(&key), &s.suggestion_block) {
-            s.suggestion = suggest(
-                &NodeKey(s.node_key.clone()),
-                p,
-                self.settings.suggestion_threshold,
-            );
-        }
-        Ok(())
-    }
-
-    /// Mark a signal as looked at and kept (the suggestion was rejected).
-    pub fn reject_signal(&mut self, id: i64) -> Result<()> {
-        let n = self.conn.execute(
-            "UPDATE signals SET status = ? WHERE signal_id = ? AND status = 'open'",
-            params![SignalStatus::Rejected.as_str(), id],
-        )?;
-        if n == 0 {
-            self.signal(id)?;
-            return Err(StoreError::Refused(format!("signal {id} is not open")));
+            s.suggestion = suggest(&NodeKey(s.node_key.clone()), p, self.suggestion_threshold);
         }
         Ok(())
     }
 
     /// Open signals per status, for status lines: (open, suppressed, rejected).
-    pub fn signal_counts(&self) -> Result<(u32, u32, u32)> {
-        Ok(self.conn().query_row(
+    pub(crate) fn signal_counts(&self) -> Result<(u32, u32, u32)> {
+        Ok(self.conn.query_row(
             "SELECT count(*) FILTER (status = 'open'), count(*) FILTER (status = 'suppressed'),
                     count(*) FILTER (status = 'rejected') FROM signals",
             [],

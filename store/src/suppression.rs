@@ -1,6 +1,7 @@
 //! Suppressions: created from a signal (rule + image + process lineage), previewed, listed,
 //! undone, optionally expiring.
 
+use crate::read::Reads;
 use crate::{Result, Store, StoreError};
 use duckdb::params;
 use model::suppression::expression_text;
@@ -26,43 +27,6 @@ pub struct SuppressionRow {
 }
 
 impl Store {
-    /// How many stored signals (and how many matches, counting duplicates) a suppression
-    /// made from this signal would hide.
-    pub fn preview_suppression(&self, signal_id: i64) -> Result<(u32, u64)> {
-        let s = self.signal(signal_id)?;
-        let lineage = NodeKey(s.node_key.clone()).lineage();
-        let ids = self.matching_signals(&s.rule_id, &s.image, &lineage, None)?;
-        let matches: u64 = ids.iter().map(|(_, c)| *c as u64).sum();
-        Ok((ids.len() as u32, matches))
-    }
-
-    fn matching_signals(
-        &self,
-        rule: &str,
-        image: &str,
-        lineage: &[String],
-        status: Option<&str>,
-    ) -> Result<Vec<(i64, u32)>> {
-        let mut stmt = self.conn().prepare(
-            "SELECT signal_id, node_key, count FROM signals WHERE rule_id = ? AND image = ? AND (? IS NULL OR status = ?)",
-        )?;
-        let rows = stmt.query_map(params![rule, image, status, status], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-            ))
-        })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (id, key, count) = row?;
-            if NodeKey(key).lineage() == lineage {
-                out.push((id, count as u32));
-            }
-        }
-        Ok(out)
-    }
-
     /// Accept the suggestion of a signal: store a suppression for its rule, image and
     /// process lineage, and mark every open signal it covers as suppressed.
     pub fn suppress(
@@ -83,7 +47,9 @@ impl Store {
                 existing.id
             )));
         }
-        let open = self.matching_signals(&s.rule_id, &s.image, &lineage, Some("open"))?;
+        let open = self
+            .reads()
+            .matching_signals(&s.rule_id, &s.image, &lineage, Some("open"))?;
         let hidden: u64 = open.iter().map(|(_, c)| *c as u64).sum();
         let expression = expression_text(&s.image, &lineage);
         let lineage_json =
@@ -129,8 +95,47 @@ impl Store {
         self.index = Default::default();
         self.suppression(id)
     }
+}
 
-    pub fn suppression(&self, id: i64) -> Result<SuppressionRow> {
+impl Reads<'_> {
+    /// How many stored signals (and how many matches, counting duplicates) a suppression
+    /// made from this signal would hide.
+    pub(crate) fn preview_suppression(&self, signal_id: i64) -> Result<(u32, u64)> {
+        let s = self.signal(signal_id)?;
+        let lineage = NodeKey(s.node_key.clone()).lineage();
+        let ids = self.matching_signals(&s.rule_id, &s.image, &lineage, None)?;
+        let matches: u64 = ids.iter().map(|(_, c)| *c as u64).sum();
+        Ok((ids.len() as u32, matches))
+    }
+
+    pub(crate) fn matching_signals(
+        &self,
+        rule: &str,
+        image: &str,
+        lineage: &[String],
+        status: Option<&str>,
+    ) -> Result<Vec<(i64, u32)>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT signal_id, node_key, count FROM signals WHERE rule_id = ? AND image = ? AND (? IS NULL OR status = ?)",
+        )?;
+        let rows = stmt.query_map(params![rule, image, status, status], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, key, count) = row?;
+            if NodeKey(key).lineage() == lineage {
+                out.push((id, count as u32));
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) fn suppression(&self, id: i64) -> Result<SuppressionRow> {
         self.suppressions(true)?
             .into_iter()
             .find(|s| s.id == id)
@@ -138,9 +143,9 @@ impl Store {
     }
 
     /// Suppressions, newest first; undone ones only with `include_removed`.
-    pub fn suppressions(&self, include_removed: bool) -> Result<Vec<SuppressionRow>> {
+    pub(crate) fn suppressions(&self, include_removed: bool) -> Result<Vec<SuppressionRow>> {
         let now = crate::now_ms();
-        let mut stmt = self.conn().prepare(
+        let mut stmt = self.conn.prepare(
             "SELECT suppression_id, rule_id, image, lineage_json, expression, created_ms, created_by, reason,
                     expires_ms, removed_ms, hidden_count
              FROM suppressions WHERE ? OR removed_ms IS NULL ORDER BY created_ms DESC, suppression_id DESC",

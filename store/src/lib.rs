@@ -16,12 +16,14 @@ mod exchange;
 mod ingest;
 mod migration;
 mod query;
+mod retention;
 mod signal;
 mod suppression;
 
 pub use exchange::ExchangeError;
 pub use ingest::IngestOutcome;
 pub use query::{NodeRow, ProfileSummary, SnapshotSummary};
+pub use retention::PruneOutcome;
 pub use signal::{AddOutcome, SignalFilter, SignalRow};
 pub use suppression::SuppressionRow;
 

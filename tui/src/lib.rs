@@ -5,6 +5,7 @@ pub mod action;
 pub mod app;
 pub mod cli;
 pub mod commands;
+pub mod config;
 pub mod engine;
 pub mod keymap;
 pub mod live;

@@ -6,7 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
-use wsprof_tui::cli::{CaptureArgs, Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand};
+use wsprof_tui::cli::{
+    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RulesCommand, SnapshotsCommand,
+};
+use wsprof_tui::config::{Effective, Flags, Settings};
 use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
 use wsprof_tui::keymap::{user_keymap_path, Keymap};
 use wsprof_tui::view::text::{parse_duration, time};
@@ -44,7 +47,7 @@ fn one_line(s: &str) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let db = || cli.db.clone().unwrap_or_else(commands::default_db_path);
+    let open = || open_store(&cli, false);
     match &cli.command {
         Command::Demo {
             speed,
@@ -67,18 +70,18 @@ fn run(cli: Cli) -> Result<()> {
                 .map_err(|e| anyhow!("--duration: {e}"))?;
             live(&cli, capture, None, Some(d))
         }
-        Command::Status { json } => commands::status(&commands::open_existing(&db())?, *json),
-        Command::Profiles { json } => commands::profiles(&commands::open_existing(&db())?, *json),
+        Command::Status { json } => commands::status(&open()?, *json),
+        Command::Profiles { json } => commands::profiles(&open()?, *json),
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
-        } => commands::profile_show(&commands::open_existing(&db())?, profile, *json),
+        } => commands::profile_show(&open()?, profile, *json),
         Command::Signals {
             json,
             image,
             rule,
             status,
         } => commands::signals(
-            &commands::open_existing(&db())?,
+            &open()?,
             *json,
             SignalFilter {
                 image: image.clone(),
@@ -93,7 +96,7 @@ fn run(cli: Cli) -> Result<()> {
             force,
             dry_run,
         } => commands::suppress(
-            &mut commands::open_existing(&db())?,
+            &mut open()?,
             *signal_id,
             reason,
             expires_in.as_deref(),
@@ -101,11 +104,9 @@ fn run(cli: Cli) -> Result<()> {
             *dry_run,
         ),
         Command::Unsuppress { suppression_id } => {
-            commands::unsuppress(&mut commands::open_existing(&db())?, *suppression_id)
+            commands::unsuppress(&mut open()?, *suppression_id)
         }
-        Command::Suppressions { json, all } => {
-            commands::suppressions(&commands::open_existing(&db())?, *json, *all)
-        }
+        Command::Suppressions { json, all } => commands::suppressions(&open()?, *json, *all),
         Command::Rules {
             command: RulesCommand::Check { file },
         } => commands::rules_check(file),
@@ -114,11 +115,45 @@ fn run(cli: Cli) -> Result<()> {
         } => commands::rules_list(&commands::load_rules(&cli.rules)?, *json),
         Command::Snapshots {
             command: SnapshotsCommand::Export { file },
-        } => commands::snapshots_export(&commands::open_existing(&db())?, file),
+        } => commands::snapshots_export(&open()?, file),
         Command::Snapshots {
             command: SnapshotsCommand::Import { file },
-        } => commands::snapshots_import(&mut Store::open(&db())?, file),
+        } => commands::snapshots_import(&mut open_store(&cli, true)?, file),
+        Command::Config {
+            command: ConfigCommand::Show { json },
+        } => {
+            let eff = settings(&cli, &Flags::default())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&eff.show_json())?);
+            } else {
+                print!("{}", eff.show_text());
+            }
+            Ok(())
+        }
     }
+}
+
+/// The effective settings: defaults < config file < `--db` and the given `flags`.
+fn settings(cli: &Cli, flags: &Flags) -> Result<Effective> {
+    let mut eff = Settings::load(cli.config.as_deref())?;
+    eff.apply_flags(&Flags {
+        db: cli.db.clone(),
+        ..flags.clone()
+    })?;
+    Ok(eff)
+}
+
+/// The store of the settings (an existing one unless `create`), with their thresholds.
+fn open_store(cli: &Cli, create: bool) -> Result<Store> {
+    let eff = settings(cli, &Flags::default())?;
+    let path = &eff.settings.store.path;
+    let mut store = if create {
+        Store::open(path)?
+    } else {
+        commands::open_existing(path)?
+    };
+    store.settings = eff.store_settings();
+    Ok(store)
 }
 
 fn demo(
@@ -222,25 +257,17 @@ fn live(
     keymap: Option<&str>,
     headless: Option<Option<i64>>,
 ) -> Result<()> {
-    let interval =
-        parse_duration(&args.snapshot_interval).map_err(|e| anyhow!("--snapshot-interval: {e}"))?;
-    if args.max_containers == 0 {
-        return Err(anyhow!("--max-containers: must be at least 1"));
-    }
+    let eff = settings(cli, &Flags::from_capture(args))?;
     let keymap = match headless {
         Some(_) => Keymap::builtin(),
         None => Keymap::load(keymap, user_keymap_path().as_deref())?,
     };
     let rules = commands::load_rules(&cli.rules)?;
-    let db_path = cli.db.clone().unwrap_or_else(commands::default_db_path);
-    let store = Store::open(&db_path)?;
-    let opts = capture::CaptureOptions {
-        snapshot_interval: std::time::Duration::from_millis(interval as u64),
-        max_containers: args.max_containers,
-        runtime_sockets: args.runtime_sockets.clone(),
-        capture_host: args.host,
-        ..Default::default()
-    };
+    let db_path = eff.settings.store.path.clone();
+    let mut store = Store::open(&db_path)?;
+    store.settings = eff.store_settings();
+    prune(&mut store, eff.settings.store.retention_days)?;
+    let opts = eff.capture_options();
     let engine = Engine::start(store, rules);
     let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -299,6 +326,23 @@ fn live(
             status.detect.signals
         );
     }
+    Ok(())
+}
+
+/// Retention at the start of a capture: drop what is older than `days` (0 = keep all).
+fn prune(store: &mut Store, days: u32) -> Result<()> {
+    if days == 0 {
+        return Ok(());
+    }
+    let out = store.prune(store::now_ms(), days)?;
+    tracing::info!(
+        retention_days = days,
+        snapshots = out.snapshots,
+        snapshot_nodes = out.snapshot_nodes,
+        signals = out.signals,
+        capture_stats = out.capture_stats,
+        "pruned data older than the retention"
+    );
     Ok(())
 }
 

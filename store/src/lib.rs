@@ -27,6 +27,7 @@ mod migration;
 mod query;
 mod read;
 pub mod recovery;
+mod retention;
 mod signal;
 mod suppression;
 
@@ -35,6 +36,7 @@ pub use ingest::IngestOutcome;
 pub use query::{NodeRow, ProfileSummary, SnapshotSummary};
 pub use read::StoreReader;
 pub use recovery::{CheckReport, RecoverReport, StoreCounts};
+pub use retention::PruneOutcome;
 pub use signal::{AddOutcome, SignalFilter, SignalRow};
 pub use suppression::SuppressionRow;
 

@@ -17,6 +17,9 @@ pub struct Cli {
     /// Log file (tracing never writes to the terminal). Default: $XDG_STATE_HOME/wsprof/wsprof.log.
     #[arg(long, global = true, value_name = "PATH")]
     pub log_file: Option<PathBuf>,
+    /// Settings file (TOML). Default: $WSPROF_CONFIG, else /etc/wsprof/config.toml if it exists.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Extra rules files (TOML or YAML) on top of the defaults.
     #[arg(long = "rules", global = true, value_name = "FILE")]
     pub rules: Vec<PathBuf>,
@@ -67,9 +70,10 @@ pub enum Command {
     Agent {
         #[command(flatten)]
         capture: CaptureArgs,
-        /// The group whose members may use the socket.
-        #[arg(long, default_value = "wsprof", value_name = "GROUP")]
-        socket_group: String,
+        /// The group whose members may use the socket (default: the config's
+        /// agent.socket_group, `wsprof`).
+        #[arg(long, value_name = "GROUP")]
+        socket_group: Option<String>,
     },
     /// The UI on the agent (or, when none answers, on the store file) without capturing.
     Ui {
@@ -159,6 +163,20 @@ pub enum Command {
         #[command(subcommand)]
         command: StoreCommand,
     },
+    /// Settings (the config file).
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print every effective setting, its value and where it came from.
+    Show {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -181,11 +199,13 @@ pub enum StoreCommand {
 #[derive(Debug, Args, Clone)]
 pub struct CaptureArgs {
     /// How often each container's activity is cut into a snapshot (30s, 10m, 30m, 2h).
-    #[arg(long, default_value = "30m", value_name = "DURATION")]
-    pub snapshot_interval: String,
+    /// Default: capture.snapshot_interval of the config file, else 30m.
+    #[arg(long, value_name = "DURATION")]
+    pub snapshot_interval: Option<String>,
     /// At most this many containers profiled at once (the least recently started wait).
-    #[arg(long, default_value_t = 5)]
-    pub max_containers: usize,
+    /// Default: capture.max_containers of the config file, else 5.
+    #[arg(long, value_name = "N")]
+    pub max_containers: Option<usize>,
     /// Docker-compatible API socket(s) to resolve images (default: docker's and podman's).
     #[arg(long = "runtime-socket", value_name = "PATH")]
     pub runtime_sockets: Vec<PathBuf>,

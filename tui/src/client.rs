@@ -37,8 +37,14 @@ pub fn answers(socket: &Path) -> bool {
 /// Decide where a CLI twin or the UI goes:
 /// 1. a socket named by `--socket`/`WSPROF_SOCKET`: the agent there, which must answer;
 /// 2. `--db FILE`: that file (see [`agent_for_locked`] when the agent holds it);
-/// 3. otherwise the agent on the default socket when one answers, else the default store file.
-pub fn resolve(socket: Option<&Path>, db: Option<&Path>, default_db: PathBuf) -> Result<Target> {
+/// 3. otherwise the agent on the configured socket when one answers, else the configured
+///    store file.
+pub fn resolve(
+    socket: Option<&Path>,
+    default_socket: &Path,
+    db: Option<&Path>,
+    default_db: PathBuf,
+) -> Result<Target> {
     if let Some(sock) = named_socket(socket) {
         let client = AgentClient::new(&sock);
         return match client.version() {
@@ -54,17 +60,15 @@ pub fn resolve(socket: Option<&Path>, db: Option<&Path>, default_db: PathBuf) ->
     if let Some(db) = db {
         return Ok(Target::File(db.to_path_buf()));
     }
-    let default = Path::new(DEFAULT_SOCKET);
-    if answers(default) {
-        return Ok(Target::Agent(default.to_path_buf()));
+    if answers(default_socket) {
+        return Ok(Target::Agent(default_socket.to_path_buf()));
     }
     Ok(Target::File(default_db))
 }
 
-/// When the store file `db` is locked: the agent on the default socket, if it is the one
-/// that holds this file.
-pub fn agent_for_locked(db: &Path) -> Option<PathBuf> {
-    let default = Path::new(DEFAULT_SOCKET);
+/// When the store file `db` is locked: the agent on `default` (the configured socket), if
+/// it is the one that holds this file.
+pub fn agent_for_locked(db: &Path, default: &Path) -> Option<PathBuf> {
     let mut client = AgentClient::new(default);
     let status = client.status().ok()?;
     let agent_db = status.agent?.get("db")?.as_str().map(PathBuf::from)?;

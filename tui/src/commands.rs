@@ -368,12 +368,8 @@ pub fn status(src: &mut dyn Source, json: bool) -> Result<()> {
 }
 
 /// `wsprof decisions`: through the agent when one answers, else from the store file.
-pub fn decisions(cli: &crate::cli::Cli, json: bool, limit: usize) -> Result<()> {
-    let rows = match crate::client::resolve(
-        cli.socket.as_deref(),
-        cli.db.as_deref(),
-        default_db_path(),
-    )? {
+pub fn decisions(target: crate::client::Target, json: bool, limit: usize) -> Result<()> {
+    let rows = match target {
         crate::client::Target::Agent(s) => crate::client::AgentClient::new(&s).decisions(limit)?,
         crate::client::Target::File(db) => open_existing(&db)?.decisions(limit)?,
     };

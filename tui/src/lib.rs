@@ -9,6 +9,7 @@ pub mod changes;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod config;
 pub mod engine;
 pub mod http;
 pub mod keymap;

@@ -7,9 +7,11 @@ use std::sync::Arc;
 use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
 use wsprof_tui::cli::{
-    CaptureArgs, Cli, Command, ProfileCommand, RulesCommand, SnapshotsCommand, StoreCommand,
+    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RulesCommand, SnapshotsCommand,
+    StoreCommand,
 };
 use wsprof_tui::client::{self, AgentClient, Target};
+use wsprof_tui::config::{Effective, Flags, Settings};
 use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
 use wsprof_tui::keymap::{user_keymap_path, Keymap};
 use wsprof_tui::source::Source;
@@ -54,7 +56,9 @@ fn one_line(s: &str) -> String {
 }
 
 fn run(cli: Cli) -> Result<()> {
-    let db = || cli.db.clone().unwrap_or_else(commands::default_db_path);
+    let db = || -> Result<std::path::PathBuf> {
+        Ok(settings(&cli, &Flags::default())?.settings.store.path)
+    };
     let Some(command) = &cli.command else {
         return ui_attached(&cli, None);
     };
@@ -83,7 +87,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Agent {
             capture,
             socket_group,
-        } => agent(&cli, capture, socket_group),
+        } => agent(&cli, capture, socket_group.as_deref()),
         Command::Ui { ui } => ui_attached(&cli, ui.keymap.as_deref()),
         Command::Status { json } => commands::status(&mut *source(&cli)?, *json),
         Command::Profiles { json } => commands::profiles(&mut *source(&cli)?, *json),
@@ -124,7 +128,10 @@ fn run(cli: Cli) -> Result<()> {
         Command::Suppressions { json, all } => {
             commands::suppressions(&mut *source(&cli)?, *json, *all)
         }
-        Command::Decisions { json, limit } => commands::decisions(&cli, *json, *limit),
+        Command::Decisions { json, limit } => {
+            let eff = settings(&cli, &Flags::default())?;
+            commands::decisions(target(&cli, &eff)?, *json, *limit)
+        }
         Command::Rules {
             command: RulesCommand::Check { file },
         } => commands::rules_check(file),
@@ -133,36 +140,92 @@ fn run(cli: Cli) -> Result<()> {
         } => commands::rules_list(&commands::load_rules(&cli.rules)?, *json),
         Command::Snapshots {
             command: SnapshotsCommand::Export { file },
-        } => commands::snapshots_export(&commands::open_existing(&db())?, file),
+        } => commands::snapshots_export(&open_store(&cli, false)?, file),
         Command::Snapshots {
             command: SnapshotsCommand::Import { file },
-        } => commands::snapshots_import(&mut Store::open(&db())?, file),
+        } => commands::snapshots_import(&mut open_store(&cli, true)?, file),
         Command::Store {
             command: StoreCommand::Check { json },
-        } => commands::store_check(&db(), *json),
+        } => commands::store_check(&db()?, *json),
         Command::Store {
             command: StoreCommand::Recover { json },
-        } => commands::store_recover(&db(), *json),
+        } => commands::store_recover(&db()?, *json),
+        Command::Config {
+            command: ConfigCommand::Show { json },
+        } => {
+            let eff = settings(&cli, &Flags::default())?;
+            if *json {
+                println!("{}", serde_json::to_string_pretty(&eff.show_json())?);
+            } else {
+                print!("{}", eff.show_text());
+            }
+            Ok(())
+        }
     }
+}
+
+/// The effective settings: defaults < config file < `--db`, `--socket` and the given `flags`.
+fn settings(cli: &Cli, flags: &Flags) -> Result<Effective> {
+    let mut eff = Settings::load(cli.config.as_deref())?;
+    eff.apply_flags(&Flags {
+        db: cli.db.clone(),
+        socket: client::named_socket(cli.socket.as_deref()),
+        ..flags.clone()
+    })?;
+    Ok(eff)
+}
+
+/// The store of the settings (an existing one unless `create`), with their thresholds.
+fn open_store(cli: &Cli, create: bool) -> Result<Store> {
+    let eff = settings(cli, &Flags::default())?;
+    let path = &eff.settings.store.path;
+    let mut store = if create {
+        Store::open(path)?
+    } else {
+        commands::open_existing(path)?
+    };
+    store.settings = eff.store_settings();
+    Ok(store)
+}
+
+/// Delete what is older than the retention (unmerged snapshots, closed signals, old
+/// capture counters); 0 days keeps everything.
+fn prune(store: &mut Store, days: u32) -> Result<()> {
+    if days == 0 {
+        return Ok(());
+    }
+    let out = store.prune(store::now_ms(), days)?;
+    tracing::info!(
+        retention_days = days,
+        snapshots = out.snapshots,
+        snapshot_nodes = out.snapshot_nodes,
+        signals = out.signals,
+        capture_stats = out.capture_stats,
+        "pruned data older than the retention"
+    );
+    Ok(())
 }
 
 /// Where a CLI twin reads and decides: the agent when one answers, else the store file.
 fn source(cli: &Cli) -> Result<Box<dyn Source>> {
-    let target = client::resolve(
-        cli.socket.as_deref(),
-        cli.db.as_deref(),
-        commands::default_db_path(),
-    )?;
-    match target {
+    let eff = settings(cli, &Flags::default())?;
+    match target(cli, &eff)? {
         Target::Agent(sock) => Ok(Box::new(AgentClient::new(&sock))),
         Target::File(db) => match commands::open_existing(&db) {
-            Ok(store) => Ok(Box::new(store)),
+            Ok(mut store) => {
+                store.settings = eff.store_settings();
+                Ok(Box::new(store))
+            }
             Err(e) => {
                 let locked = matches!(
                     e.downcast_ref::<store::StoreError>(),
                     Some(store::StoreError::Locked { .. })
                 );
-                match locked.then(|| client::agent_for_locked(&db)).flatten() {
+                let socket = &eff.settings.agent.socket;
+                match locked
+                    .then(|| client::agent_for_locked(&db, socket))
+                    .flatten()
+                {
                     Some(sock) => Ok(Box::new(AgentClient::new(&sock))),
                     None => Err(e),
                 }
@@ -171,23 +234,31 @@ fn source(cli: &Cli) -> Result<Box<dyn Source>> {
     }
 }
 
+/// The agent (named by `--socket`/`WSPROF_SOCKET`, or answering on the configured socket)
+/// or the store file (`--db`, or the configured one).
+fn target(cli: &Cli, eff: &Effective) -> Result<Target> {
+    Ok(client::resolve(
+        cli.socket.as_deref(),
+        &eff.settings.agent.socket,
+        cli.db.as_deref(),
+        eff.settings.store.path.clone(),
+    )?)
+}
+
 /// `wsprof` (no command) and `wsprof ui`: attached to the agent, or on the store file.
 fn ui_attached(cli: &Cli, keymap: Option<&str>) -> Result<()> {
     let keymap = Keymap::load(keymap, user_keymap_path().as_deref())?;
-    let target = client::resolve(
-        cli.socket.as_deref(),
-        cli.db.as_deref(),
-        commands::default_db_path(),
-    )?;
+    let eff = settings(cli, &Flags::default())?;
     let mut app = App::new(keymap);
-    match target {
+    match target(cli, &eff)? {
         Target::Agent(sock) => {
             let session = attach::AgentSession::start(&sock);
             let mut guard = terminal::TerminalGuard::enter()?;
             ui::run(&mut guard.terminal, &mut app, &session)
         }
         Target::File(db) => {
-            let store = commands::open_existing(&db)?;
+            let mut store = commands::open_existing(&db)?;
+            store.settings = eff.store_settings();
             let engine = Engine::start(store, commands::load_rules(&cli.rules)?);
             let db_text = db.display().to_string();
             let banner = move |_: &EngineStatus| Banner {
@@ -205,32 +276,20 @@ fn ui_attached(cli: &Cli, keymap: Option<&str>) -> Result<()> {
     }
 }
 
-/// Check the capture flags (before touching anything).
-fn capture_options(args: &CaptureArgs) -> Result<capture::CaptureOptions> {
-    let interval =
-        parse_duration(&args.snapshot_interval).map_err(|e| anyhow!("--snapshot-interval: {e}"))?;
-    if args.max_containers == 0 {
-        return Err(anyhow!("--max-containers: must be at least 1"));
-    }
-    Ok(capture::CaptureOptions {
-        snapshot_interval: std::time::Duration::from_millis(interval as u64),
-        max_containers: args.max_containers,
-        runtime_sockets: args.runtime_sockets.clone(),
-        capture_host: args.host,
-        ..Default::default()
-    })
-}
-
 /// `wsprof agent`: capture + detection + ingest into the store, the API on the socket, until
 /// SIGTERM/SIGINT; then the open snapshots are stored, the store checkpointed, the socket
 /// removed.
-fn agent(cli: &Cli, args: &CaptureArgs, socket_group: &str) -> Result<()> {
-    let opts = capture_options(args)?;
+fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()> {
+    let eff = settings(cli, &Flags::from_capture(args))?;
+    let opts = eff.capture_options();
     let rules = commands::load_rules(&cli.rules)?;
-    let db = cli.db.clone().unwrap_or_else(commands::default_db_path);
-    let socket = client::named_socket(cli.socket.as_deref())
-        .unwrap_or_else(|| client::DEFAULT_SOCKET.into());
-    let store = Store::open(&db)?;
+    let db = eff.settings.store.path.clone();
+    let socket = eff.settings.agent.socket.clone();
+    let socket_group = socket_group.unwrap_or(&eff.settings.agent.socket_group);
+    let retention_days = eff.settings.store.retention_days;
+    let mut store = Store::open(&db)?;
+    store.settings = eff.store_settings();
+    prune(&mut store, retention_days)?;
     let engine = Engine::start(store, rules);
     let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
     let pipeline = Arc::new(live::Pipeline::default());
@@ -288,8 +347,18 @@ fn agent(cli: &Cli, args: &CaptureArgs, socket_group: &str) -> Result<()> {
             None => format!("root only: group {socket_group} does not exist"),
         }
     );
+    let mut last_prune = std::time::Instant::now();
     while !live::interrupted() && !feeder.is_finished() {
         std::thread::sleep(std::time::Duration::from_millis(200));
+        // A host that runs for months keeps a bounded store.
+        if last_prune.elapsed() >= std::time::Duration::from_secs(3600) {
+            last_prune = std::time::Instant::now();
+            if let Ok(mut s) = engine.store().lock() {
+                if let Err(e) = prune(&mut s, retention_days) {
+                    tracing::warn!("pruning: {e:#}");
+                }
+            }
+        }
     }
     tracing::info!("agent stopping: storing the open snapshots");
     stop.store(true, Ordering::Relaxed);
@@ -417,14 +486,17 @@ fn live(
     keymap: Option<&str>,
     headless: Option<Option<i64>>,
 ) -> Result<()> {
-    let opts = capture_options(args)?;
+    let eff = settings(cli, &Flags::from_capture(args))?;
+    let opts = eff.capture_options();
     let keymap = match headless {
         Some(_) => Keymap::builtin(),
         None => Keymap::load(keymap, user_keymap_path().as_deref())?,
     };
     let rules = commands::load_rules(&cli.rules)?;
-    let db_path = cli.db.clone().unwrap_or_else(commands::default_db_path);
-    let store = Store::open(&db_path)?;
+    let db_path = eff.settings.store.path.clone();
+    let mut store = Store::open(&db_path)?;
+    store.settings = eff.store_settings();
+    prune(&mut store, eff.settings.store.retention_days)?;
     let engine = Engine::start(store, rules);
     let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
     let pipeline = Arc::new(live::Pipeline::default());

@@ -227,3 +227,116 @@ fn terminal_is_restored_after_a_panic() {
     let stderr = std::fs::read_to_string(dir.path().join("stderr")).unwrap();
     assert!(stderr.contains("panic requested"), "{stderr}");
 }
+
+#[test]
+fn config_show_and_bad_config_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = d.join("config.toml");
+    std::fs::write(
+        &cfg,
+        "[lifecycle]\nsnapshots_to_stable = 50\n\n[signals]\nsuggestion_threshold = \"100%\"\n",
+    )
+    .unwrap();
+    let cfg_s = cfg.to_str().unwrap();
+    let out = wsprof(
+        &["config", "show", "--config", cfg_s, "--db", "/tmp/x.duckdb"],
+        d,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = |key: &str| {
+        text.lines()
+            .find(|l| l.starts_with(&format!("{key} = ")))
+            .unwrap_or_else(|| panic!("no {key} in {text}"))
+            .to_string()
+    };
+    let l = line("lifecycle.snapshots_to_stable");
+    assert!(
+        l.contains("= 50 ") && l.ends_with(&format!("({cfg_s}:2)")),
+        "{l}"
+    );
+    let l = line("signals.suggestion_threshold");
+    assert!(
+        l.contains("= 1.0 ") && l.ends_with(&format!("({cfg_s}:5)")),
+        "{l}"
+    );
+    let l = line("capture.max_containers");
+    assert!(l.contains("= 5 ") && l.ends_with("(default)"), "{l}");
+    let l = line("store.path");
+    assert!(
+        l.contains("\"/tmp/x.duckdb\"") && l.ends_with("(--db)"),
+        "{l}"
+    );
+
+    let out = wsprof(&["config", "show", "--json", "--config", cfg_s], d);
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["file"], cfg_s);
+    assert_eq!(j["settings"]["lifecycle.snapshots_to_stable"]["value"], 50);
+    assert_eq!(
+        j["settings"]["lifecycle.duration_to_stable"]["source"],
+        "default"
+    );
+
+    // the twins apply the file's suggestion threshold
+    let store = d.join("s.duckdb");
+    let st = store.to_str().unwrap();
+    let out = wsprof(&["demo", "--speed", "max", "--headless", "--db", st], d);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let suggested = |extra: &[&str]| {
+        let mut args = vec!["signals", "--json", "--db", st];
+        args.extend_from_slice(extra);
+        let out = wsprof(&args, d);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| !s["suggestion"].is_null())
+            .count()
+    };
+    let default = suggested(&[]);
+    let strict = suggested(&["--config", cfg_s]);
+    assert!(
+        strict < default,
+        "100% suggests less: {strict} vs {default}"
+    );
+
+    // bad files: one line `FILE:LINE:COL: message`, exit 1, nothing run
+    let bad = d.join("bad.toml");
+    std::fs::write(&bad, "[capture]\nmax_containers = 0\n").unwrap();
+    let bad_s = bad.to_str().unwrap();
+    let e = one_line_error(&wsprof(&["config", "show", "--config", bad_s], d));
+    assert_eq!(
+        e.trim_end(),
+        format!("wsprof: {bad_s}:2:18: capture.max_containers: must be at least 1 (got 0)")
+    );
+    std::fs::write(&bad, "[store]\nretention = 30\n").unwrap();
+    let e = one_line_error(&wsprof(&["signals", "--config", bad_s, "--db", st], d));
+    assert!(
+        e.contains(&format!("{bad_s}:2:1: unknown key `retention`")),
+        "{e}"
+    );
+    let e = one_line_error(&wsprof(
+        &[
+            "config",
+            "show",
+            "--config",
+            d.join("none.toml").to_str().unwrap(),
+        ],
+        d,
+    ));
+    assert!(e.contains("none.toml: no such file"), "{e}");
+}

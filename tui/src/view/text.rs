@@ -59,7 +59,8 @@ pub fn parse_duration(s: &str) -> Result<i64, String> {
         "d" => 86_400_000,
         _ => return Err(format!("`{s}` is not a duration (e.g. 30m, 12h, 7d)")),
     };
-    Ok(n * mul)
+    n.checked_mul(mul)
+        .ok_or_else(|| format!("`{s}` is too long a duration"))
 }
 
 #[cfg(test)]
@@ -75,5 +76,6 @@ mod tests {
         assert_eq!(cut("abcdef", 4), "abc…");
         assert_eq!(parse_duration("12h").unwrap(), 43_200_000);
         assert!(parse_duration("12x").is_err());
+        assert!(parse_duration("999999999999999999d").is_err());
     }
 }

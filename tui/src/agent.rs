@@ -302,7 +302,7 @@ fn id_in(path: &str, prefix: &str) -> Option<(i64, String)> {
     Some((id.parse().ok()?, tail.to_string()))
 }
 
-fn profile_param<'a>(req: &'a Request) -> Result<(&'a str, &'a str), (u16, String)> {
+fn profile_param(req: &Request) -> Result<(&str, &str), (u16, String)> {
     match (req.param("image"), req.param("version")) {
         (Some(i), Some(v)) if !i.is_empty() && !v.is_empty() => Ok((i, v)),
         _ => Err((400, "give ?image=NAME&version=TAG".into())),
@@ -321,7 +321,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
             "api": http::API_VERSION, "wsprof": env!("CARGO_PKG_VERSION")
         })),
         ("GET", "/v1/status") => {
-            let mut st = with_store(ctx, |s| Source::status(s))?;
+            let mut st = with_store(ctx, Source::status)?;
             let mut agent = serde_json::to_value(&ctx.info).unwrap_or_default();
             let live = (ctx.live)();
             if let Some(c) = live.get("capture").filter(|c| !c.is_null()) {
@@ -332,7 +332,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
             st.agent = Some(agent);
             to_json(st)
         }
-        ("GET", "/v1/profiles") => to_json(with_store(ctx, |s| Source::profiles(s))?),
+        ("GET", "/v1/profiles") => to_json(with_store(ctx, Source::profiles)?),
         ("GET", "/v1/profile") => {
             let (image, version) = profile_param(req)?;
             let (summary, nodes, snapshots) = with_store(ctx, |s| {

@@ -8,7 +8,7 @@ use crate::changes::{Change, ChangeKind, Counters};
 use crate::client::AgentClient;
 use crate::source::Source;
 use crate::ui::Session;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ fn apply_line(line: &str, shared: &Mutex<Shared>) -> Option<u64> {
     v["seq"].as_u64()
 }
 
-fn follow(socket: &PathBuf, shared: &Mutex<Shared>) {
+fn follow(socket: &Path, shared: &Mutex<Shared>) {
     let mut since: Option<u64> = None;
     loop {
         let target = match since {

@@ -32,13 +32,18 @@ fn main() {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    let log = cli
-        .log_file
-        .clone()
-        .unwrap_or_else(logging::default_log_path);
-    if let Err(e) = logging::init(&log) {
-        eprintln!("wsprof: {e}");
-        std::process::exit(2);
+    // A log file asked for must open; the default one may not be writable (a user without
+    // a home running the CLI against the agent): then there is no log, and no error.
+    match &cli.log_file {
+        Some(log) => {
+            if let Err(e) = logging::init(log) {
+                eprintln!("wsprof: {e}");
+                std::process::exit(2);
+            }
+        }
+        None => {
+            let _ = logging::init(&logging::default_log_path());
+        }
     }
     if let Err(e) = run(cli) {
         tracing::error!("{e:#}");

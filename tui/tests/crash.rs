@@ -1,5 +1,6 @@
-//! The store survives a crash, for real: `kill -9` of a writing `wsprof` at random points
-//! during ingest, on a fresh store and on an old (checkpointed) one, twenty times each. After
+//! The store survives a crash, for real: `kill -9` of a writing `wsprof` (demo, capture, the
+//! agent) at random points during ingest, on a fresh store and on an old (checkpointed) one,
+//! twenty times each for capture. After
 //! every kill the store opens, and every snapshot and signal the killed process logged as
 //! committed is in it. The WAL left behind is mode 0600.
 //!

@@ -2,65 +2,12 @@
 //! a person navigates images -> profile -> signal queue and accepts a suggestion with its
 //! key; then the CLI twin shows that signal suppressed.
 
+mod common;
+
+use common::{keys, tmux, tmux_or_skip, wait_for, Session};
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("run tmux");
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn screen(session: &str) -> String {
-    tmux(&["capture-pane", "-p", "-t", session])
-}
-
-fn keys(session: &str, keys: &[&str]) {
-    for k in keys {
-        tmux(&["send-keys", "-t", session, k]);
-        std::thread::sleep(Duration::from_millis(150));
-    }
-}
-
-fn wait_for(session: &str, what: &str, timeout: Duration) -> String {
-    let start = Instant::now();
-    loop {
-        let s = screen(session);
-        if s.contains(what) {
-            return s;
-        }
-        if start.elapsed() > timeout {
-            panic!("timed out waiting for {what:?}; screen:\n{s}");
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
-struct Session(String);
-impl Drop for Session {
-    fn drop(&mut self) {
-        tmux(&["kill-session", "-t", &self.0]);
-    }
-}
-
-fn have_tmux() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// False (and why, printed) when tmux is missing; in CI that is a failure instead.
-fn tmux_or_skip(test: &str) -> bool {
-    if have_tmux() {
-        return true;
-    }
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("tmux is required in CI (scripts/setup.sh installs it)");
-    }
-    eprintln!("SKIP {test}: tmux is not installed");
-    false
-}
+use std::time::Duration;
 
 /// `wsprof demo` running in a tmux session, on a store file in a temporary directory.
 struct Demo {
@@ -244,4 +191,42 @@ fn accepting_early_hides_the_next_matching_signals() {
             );
         }
     }
+}
+
+/// `wsprof` with no command on a store file and no agent: the same screens, for browsing
+/// and triage without capture (a store copied from another host, imported snapshots).
+#[test]
+fn the_ui_opens_an_existing_store_without_capture() {
+    if !tmux_or_skip("the_ui_opens_an_existing_store_without_capture") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("copied.duckdb");
+    let bin = env!("CARGO_BIN_EXE_wsprof");
+    let out = Command::new(bin)
+        .args(["demo", "--headless", "--speed", "max", "--db"])
+        .arg(&db)
+        .arg("--log-file")
+        .arg(dir.path().join("demo.log"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let name = format!("wsprof-store-{}", std::process::id());
+    let cmd = format!(
+        "env -u WSPROF_SOCKET XDG_CONFIG_HOME={d} {bin} --db {db} --log-file {d}/ui.log; echo EXITED $?; sleep 30",
+        d = dir.path().display(),
+        db = db.display()
+    );
+    let _s = common::tmux_session(&name, &cmd);
+    let s = wait_for(&name, "STORE", Duration::from_secs(20));
+    assert!(s.contains("no agent running"), "{s}");
+    let s = wait_for(&name, "nginx", Duration::from_secs(20));
+    assert!(s.contains("stable"), "{s}");
+    // j/k move as in less, Enter opens the profile
+    keys(&name, &["j", "k", "Enter"]);
+    wait_for(&name, "Process tree", Duration::from_secs(10));
+    keys(&name, &["Escape", "2"]);
+    wait_for(&name, "Signal queue", Duration::from_secs(10));
+    keys(&name, &["q"]);
+    wait_for(&name, "EXITED 0", Duration::from_secs(10));
 }

@@ -5,9 +5,9 @@
 
 mod common;
 
-use common::{podman, podman_service, prerequisites_or_skip};
+use common::{podman, podman_service, prerequisites_or_skip, tmux, wait_for};
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The live tests run one at a time: each capture sees every container on the host.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
@@ -116,26 +116,6 @@ fn capture_command_stores_snapshots_and_live_signals() {
     );
 }
 
-fn tmux(args: &[&str]) -> String {
-    let out = Command::new("tmux").args(args).output().expect("run tmux");
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
-
-fn wait_screen(session: &str, what: &str, timeout: Duration) -> String {
-    let start = Instant::now();
-    loop {
-        let s = tmux(&["capture-pane", "-p", "-t", session]);
-        if s.contains(what) {
-            return s;
-        }
-        assert!(
-            start.elapsed() < timeout,
-            "timed out waiting for {what:?}; screen:\n{s}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    }
-}
-
 /// `wsprof live` in a real terminal: a container started while it runs shows up on the
 /// images screen under its image and version, the status line counts events, and `q`
 /// stops capture and exits cleanly.
@@ -145,12 +125,8 @@ fn live_ui_shows_a_new_container_and_quits_cleanly() {
     if !prerequisites_or_skip("live_ui_shows_a_new_container_and_quits_cleanly") {
         return;
     }
-    if !Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
-        panic!("tmux is missing (scripts/setup.sh installs it)");
+    if !common::tmux_or_skip("live_ui_shows_a_new_container_and_quits_cleanly") {
+        return;
     }
     let tmp = tempfile::tempdir().unwrap();
     let sock = tmp.path().join("podman.sock");
@@ -173,14 +149,8 @@ fn live_ui_shows_a_new_container_and_quits_cleanly() {
         &session,
         &cmd,
     ]);
-    struct Session(String);
-    impl Drop for Session {
-        fn drop(&mut self) {
-            tmux(&["kill-session", "-t", &self.0]);
-        }
-    }
-    let _s = Session(session.clone());
-    wait_screen(&session, "LIVE", Duration::from_secs(30));
+    let _s = common::Session(session.clone());
+    wait_for(&session, "LIVE", Duration::from_secs(30));
     let run = podman()
         .args([
             "run",
@@ -199,12 +169,12 @@ fn live_ui_shows_a_new_container_and_quits_cleanly() {
         "podman run: {}",
         String::from_utf8_lossy(&run.stderr)
     );
-    let screen = wait_screen(&session, "demo/web", Duration::from_secs(30));
+    let screen = wait_for(&session, "demo/web", Duration::from_secs(30));
     assert!(
         screen.contains("2.0") && screen.contains("learning"),
         "{screen}"
     );
     assert!(screen.contains("lost 0"), "{screen}");
     tmux(&["send-keys", "-t", &session, "q"]);
-    wait_screen(&session, "EXITED 0", Duration::from_secs(30));
+    wait_for(&session, "EXITED 0", Duration::from_secs(30));
 }

@@ -107,3 +107,76 @@ pub fn podman_service(sock: &Path, containers: &[&str]) -> Killed {
     }
     guard
 }
+
+// ----- tmux: the real binary in a real terminal -----
+
+pub fn tmux(args: &[&str]) -> String {
+    let out = Command::new("tmux").args(args).output().expect("run tmux");
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+pub fn screen(session: &str) -> String {
+    tmux(&["capture-pane", "-p", "-t", session])
+}
+
+pub fn keys(session: &str, keys: &[&str]) {
+    for k in keys {
+        tmux(&["send-keys", "-t", session, k]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+}
+
+/// Wait until the screen shows `what`; the screen on success, a panic with it on timeout.
+pub fn wait_for(session: &str, what: &str, timeout: Duration) -> String {
+    let start = Instant::now();
+    loop {
+        let s = screen(session);
+        if s.contains(what) {
+            return s;
+        }
+        if start.elapsed() > timeout {
+            panic!("timed out waiting for {what:?}; screen:\n{s}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A tmux session killed on drop.
+pub struct Session(pub String);
+impl Drop for Session {
+    fn drop(&mut self) {
+        tmux(&["kill-session", "-t", &self.0]);
+    }
+}
+
+/// Start `cmd` in a new 160x40 tmux session named `name`.
+pub fn tmux_session(name: &str, cmd: &str) -> Session {
+    tmux(&[
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "40",
+        "-s",
+        name,
+        cmd,
+    ]);
+    Session(name.to_string())
+}
+
+/// False (and why, printed) when tmux is missing; in CI that is a failure instead.
+pub fn tmux_or_skip(test: &str) -> bool {
+    if Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        return true;
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("tmux is required in CI (scripts/setup.sh installs it)");
+    }
+    eprintln!("SKIP {test}: tmux is not installed");
+    false
+}

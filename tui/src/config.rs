@@ -689,6 +689,32 @@ mod tests {
         e
     }
 
+    /// The config file the Debian package installs parses as it is (all defaults) and with
+    /// every line uncommented (the values it documents are the defaults).
+    #[test]
+    fn the_packaged_config_parses_commented_and_uncommented() {
+        let text = include_str!("../../packaging/config.toml");
+        let as_shipped = Settings::parse(text, Path::new("config.toml")).unwrap();
+        let defaults = Effective::defaults();
+        assert_eq!(as_shipped.show_json()["settings"], defaults.show_json()["settings"]);
+        let uncommented: String = text
+            .lines()
+            .map(|l| match l.strip_prefix("# ") {
+                Some(rest) if rest.contains(" = ") && !rest.contains(':') => rest,
+                _ => l,
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        let all = Settings::parse(&uncommented, Path::new("config.toml")).unwrap();
+        for e in all.entries() {
+            assert!(
+                e.source.to_string().starts_with("config.toml:"),
+                "{} not documented in the packaged config",
+                e.key
+            );
+        }
+    }
+
     #[test]
     fn defaults_and_their_sources() {
         let e = Effective::defaults();

@@ -40,7 +40,10 @@ pub struct AgentInfo {
 
 /// What the API serves from.
 pub struct ApiContext {
+    /// The writer's store: decisions, and the audit trail.
     pub store: Arc<Mutex<Store>>,
+    /// Reads: connections of their own, never waiting for ingest.
+    pub readers: Arc<crate::engine::ReaderPool>,
     pub changes: Arc<ChangeLog>,
     pub info: AgentInfo,
     /// Live counters (capture, pipeline loss) for `status`.
@@ -285,6 +288,17 @@ fn fail(e: SourceError) -> (u16, String) {
     (status, e.to_string())
 }
 
+/// Reads on a pooled reader connection; decisions on the writer's store.
+fn with_source<T>(
+    ctx: &ApiContext,
+    f: impl FnOnce(&mut dyn Source) -> Result<T, SourceError>,
+) -> Result<T, (u16, String)> {
+    crate::engine::with_source(&ctx.readers, &ctx.store, f)
+        .map_err(|e| (500, e.to_string()))?
+        .map_err(fail)
+}
+
+/// The writer's store itself (the audit trail).
 fn with_store<T>(
     ctx: &ApiContext,
     f: impl FnOnce(&mut Store) -> Result<T, SourceError>,
@@ -321,7 +335,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
             "api": http::API_VERSION, "wsprof": env!("CARGO_PKG_VERSION")
         })),
         ("GET", "/v1/status") => {
-            let mut st = with_store(ctx, Source::status)?;
+            let mut st = with_source(ctx, |s| s.status())?;
             let mut agent = serde_json::to_value(&ctx.info).unwrap_or_default();
             let live = (ctx.live)();
             if let Some(c) = live.get("capture").filter(|c| !c.is_null()) {
@@ -332,33 +346,30 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
             st.agent = Some(agent);
             to_json(st)
         }
-        ("GET", "/v1/profiles") => to_json(with_store(ctx, Source::profiles)?),
+        ("GET", "/v1/profiles") => to_json(with_source(ctx, |s| s.profiles())?),
         ("GET", "/v1/profile") => {
             let (image, version) = profile_param(req)?;
-            let (summary, nodes, snapshots) = with_store(ctx, |s| {
-                let summary = Store::profiles(s)?
+            let (summary, nodes, snapshots) = with_source(ctx, |s| {
+                let summary = s
+                    .profiles()?
                     .into_iter()
                     .find(|p| p.image == image && p.version == version)
                     .ok_or_else(|| StoreError::NotFound(format!("no profile {image}:{version}")))?;
                 Ok((
                     summary,
-                    Store::profile_nodes(s, image, version)?,
-                    Store::profile_snapshots(s, image, version)?,
+                    s.profile_nodes(image, version)?,
+                    s.profile_snapshots(image, version)?,
                 ))
             })?;
             to_json(serde_json::json!({"profile": summary, "nodes": nodes, "snapshots": snapshots}))
         }
         ("GET", "/v1/profile/nodes") => {
             let (image, version) = profile_param(req)?;
-            to_json(with_store(ctx, |s| {
-                Source::profile_nodes(s, image, version)
-            })?)
+            to_json(with_source(ctx, |s| s.profile_nodes(image, version))?)
         }
         ("GET", "/v1/profile/snapshots") => {
             let (image, version) = profile_param(req)?;
-            to_json(with_store(ctx, |s| {
-                Source::profile_snapshots(s, image, version)
-            })?)
+            to_json(with_source(ctx, |s| s.profile_snapshots(image, version))?)
         }
         ("GET", "/v1/signals") => {
             let f = SignalFilter {
@@ -374,11 +385,11 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                     ));
                 }
             }
-            to_json(with_store(ctx, |s| Source::signals(s, &f))?)
+            to_json(with_source(ctx, |s| s.signals(&f))?)
         }
         ("GET", "/v1/suppressions") => {
             let all = req.param("all") == Some("true");
-            to_json(with_store(ctx, |s| Source::suppressions(s, all))?)
+            to_json(with_source(ctx, |s| s.suppressions(all))?)
         }
         ("GET", "/v1/decisions") => {
             let limit = req
@@ -393,9 +404,9 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                 return Err((404, format!("no such path {p}")));
             };
             match (m, tail.as_str()) {
-                ("GET", "") => to_json(with_store(ctx, |s| Source::signal(s, id))?),
+                ("GET", "") => to_json(with_source(ctx, |s| s.signal(id))?),
                 ("GET", "preview") => {
-                    let (n, k) = with_store(ctx, |s| Source::preview_suppression(s, id))?;
+                    let (n, k) = with_source(ctx, |s| s.preview_suppression(id))?;
                     to_json(serde_json::json!({"signals": n, "matches": k}))
                 }
                 ("POST", "suppress") => {
@@ -415,8 +426,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                     };
                     body.signal_id = id;
                     let who = peer.who();
-                    let sup =
-                        with_store(ctx, |s| Source::suppress(s, &body, &who, store::now_ms()))?;
+                    let sup = with_source(ctx, |s| s.suppress(&body, &who, store::now_ms()))?;
                     publish_decision(
                         ctx,
                         "accept",
@@ -427,7 +437,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                 }
                 ("POST", "reject") => {
                     let who = peer.who();
-                    with_store(ctx, |s| Source::reject_signal(s, id, &who))?;
+                    with_source(ctx, |s| s.reject_signal(id, &who))?;
                     publish_decision(ctx, "reject", &who, serde_json::json!({"signal": id}));
                     to_json(serde_json::json!({"signal": id, "status": "rejected"}))
                 }
@@ -440,7 +450,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
         (_, p) if p.starts_with("/v1/suppressions/") => match (m, id_in(p, "/v1/suppressions/")) {
             ("POST", Some((id, t))) if t == "undo" => {
                 let who = peer.who();
-                let sup = with_store(ctx, |s| Source::unsuppress(s, id, &who, store::now_ms()))?;
+                let sup = with_source(ctx, |s| s.unsuppress(id, &who, store::now_ms()))?;
                 publish_decision(ctx, "undo", &who, serde_json::json!({"suppression": id}));
                 to_json(sup)
             }

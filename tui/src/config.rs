@@ -696,7 +696,10 @@ mod tests {
         let text = include_str!("../../packaging/config.toml");
         let as_shipped = Settings::parse(text, Path::new("config.toml")).unwrap();
         let defaults = Effective::defaults();
-        assert_eq!(as_shipped.show_json()["settings"], defaults.show_json()["settings"]);
+        assert_eq!(
+            as_shipped.show_json()["settings"],
+            defaults.show_json()["settings"]
+        );
         let uncommented: String = text
             .lines()
             .map(|l| match l.strip_prefix("# ") {

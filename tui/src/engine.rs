@@ -5,6 +5,7 @@
 //! learn what changed from the [`ChangeLog`]: profiles, signals, suppressions, capture.
 
 use crate::changes::{ChangeKind, ChangeLog};
+use crate::source::{Source, SplitSource};
 use model::rule::RuleSet;
 use model::snapshot::Snapshot;
 use model::Event;
@@ -14,10 +15,63 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use store::detect::{DetectStats, Detector};
-use store::Store;
+use store::{Store, StoreReader};
 
-/// The store shared by the writer thread and the UI.
+/// The store shared by the writer thread and the person's decisions.
 pub type SharedStore = Arc<Mutex<Store>>;
+
+/// Reader connections of their own (see `store::StoreReader`): reads take one, never the
+/// writer's lock, so they never wait for ingest.
+pub struct ReaderPool {
+    free: Mutex<Vec<StoreReader>>,
+    cv: std::sync::Condvar,
+    size: usize,
+}
+
+/// Readers per engine: the UI, or the agent's concurrent API requests.
+pub const READERS: usize = 4;
+
+impl ReaderPool {
+    /// `n` readers on `store` (none when the store cannot give any: reads then take the
+    /// writer's lock).
+    pub fn new(store: &Store, n: usize) -> ReaderPool {
+        let mut free = Vec::with_capacity(n);
+        for _ in 0..n {
+            match store.reader() {
+                Ok(r) => free.push(r),
+                Err(e) => {
+                    tracing::warn!("no reader connection: {e}");
+                    break;
+                }
+            }
+        }
+        let size = free.len();
+        ReaderPool {
+            free: Mutex::new(free),
+            cv: std::sync::Condvar::new(),
+            size,
+        }
+    }
+
+    /// Run `f` with a reader (waiting for a free one), or None when the pool has none.
+    pub fn with<T>(&self, f: impl FnOnce(&StoreReader) -> T) -> Option<T> {
+        if self.size == 0 {
+            return None;
+        }
+        let mut g = self.free.lock().unwrap_or_else(|e| e.into_inner());
+        let r = loop {
+            match g.pop() {
+                Some(r) => break r,
+                None => g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner()),
+            }
+        };
+        drop(g);
+        let out = f(&r);
+        self.free.lock().unwrap_or_else(|e| e.into_inner()).push(r);
+        self.cv.notify_one();
+        Some(out)
+    }
+}
 
 /// Writes, applied in order by the writer thread.
 pub enum WriteCmd {
@@ -51,6 +105,7 @@ pub struct EngineStatus {
 pub struct Engine {
     tx: SyncSender<WriteCmd>,
     store: SharedStore,
+    readers: Arc<ReaderPool>,
     changes: Arc<ChangeLog>,
     status: Arc<Mutex<EngineStatus>>,
     handle: Option<JoinHandle<()>>,
@@ -61,6 +116,7 @@ impl Engine {
     pub fn start(store: Store, rules: RuleSet) -> Engine {
         let (tx, rx) = sync_channel::<WriteCmd>(QUEUE);
         let changes = Arc::new(ChangeLog::new());
+        let readers = Arc::new(ReaderPool::new(&store, READERS));
         let status = Arc::new(Mutex::new(EngineStatus::default()));
         let store = Arc::new(Mutex::new(store));
         let (g, st, shared) = (changes.clone(), status.clone(), store.clone());
@@ -79,6 +135,7 @@ impl Engine {
         Engine {
             tx,
             store,
+            readers,
             changes,
             status,
             handle: Some(handle),
@@ -102,9 +159,20 @@ impl Engine {
         self.status.clone()
     }
 
-    /// The store, for the UI's reads and the person's writes.
+    /// The store, for the person's writes (and reads when there are no readers).
     pub fn store(&self) -> SharedStore {
         self.store.clone()
+    }
+
+    /// Reader connections that never wait for the writer.
+    pub fn readers(&self) -> Arc<ReaderPool> {
+        self.readers.clone()
+    }
+
+    /// Run `f` on a source that reads on a reader connection and writes the person's
+    /// decisions on the store (behind its lock).
+    pub fn with_source<T>(&self, f: impl FnOnce(&mut dyn Source) -> T) -> anyhow::Result<T> {
+        with_source(&self.readers, &self.store, f)
     }
 
     /// Stop the writer after everything queued is applied.
@@ -225,6 +293,30 @@ fn writer_loop(
         }
         drop(guard);
     }
+}
+
+/// Run `f` on a [`SplitSource`] over a pooled reader and `store`; on the store alone when
+/// the pool has no readers.
+pub fn with_source<T>(
+    readers: &ReaderPool,
+    store: &Mutex<Store>,
+    f: impl FnOnce(&mut dyn Source) -> T,
+) -> anyhow::Result<T> {
+    let mut f = Some(f);
+    if let Some(out) = readers.with(|r| {
+        let f = f.take().expect("called once");
+        f(&mut SplitSource {
+            reader: r,
+            writer: store,
+        })
+    }) {
+        return Ok(out);
+    }
+    let mut g = store
+        .lock()
+        .map_err(|_| anyhow::anyhow!("the store lock is poisoned (a writer panicked)"))?;
+    let f = f.take().expect("called once");
+    Ok(f(&mut *g))
 }
 
 /// Commands queued for the writer at most: feeders wait (snapshots) or drop and count

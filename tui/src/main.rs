@@ -319,6 +319,7 @@ fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()
     };
     let ctx = Arc::new(agent::ApiContext {
         store: engine.store(),
+        readers: engine.readers(),
         changes: engine.changes(),
         info: agent::AgentInfo {
             pid: std::process::id(),
@@ -370,10 +371,11 @@ fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()
     let captured = feeder
         .join()
         .map_err(|_| anyhow!("the capture thread panicked"))?;
-    let status = engine.shutdown();
+    // The API goes first: a reader's open transaction would refuse the final checkpoint.
     api_stop.store(true, Ordering::SeqCst);
     let _ = server.join();
     let _ = std::fs::remove_file(&socket);
+    let status = engine.shutdown();
     let st = captured.map_err(|e| anyhow!(e))?;
     if let Some(e) = status.error {
         return Err(anyhow!(e));

@@ -5,10 +5,11 @@
 
 use crate::http::ClientError;
 use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
 use store::decision::Decision;
 use store::{
     NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, StoreError,
-    SuppressionRow,
+    StoreReader, SuppressionRow,
 };
 
 /// Why a read or a decision failed; one line.
@@ -188,26 +189,109 @@ impl Source for Store {
     }
 
     fn status(&mut self) -> Result<StatusReport> {
-        let profiles = Store::profiles(self)?;
-        let (open, suppressed, rejected) = self.signal_counts()?;
-        let capture = self
-            .latest_capture_stats()?
-            .and_then(|(_, _, d)| serde_json::from_str(&d).ok());
-        Ok(StatusReport {
-            profiles: profiles.len(),
-            stable: profiles.iter().filter(|p| p.status == "stable").count(),
-            snapshots: profiles
-                .iter()
-                .map(|p| u64::from(p.snapshots + p.unmerged_snapshots))
-                .sum(),
-            signals: SignalCounts {
-                open,
-                suppressed,
-                rejected,
-            },
-            suppressions: Store::suppressions(self, false)?.len(),
-            capture,
-            agent: None,
-        })
+        Ok(status_report(
+            Store::profiles(self)?,
+            self.signal_counts()?,
+            self.latest_capture_stats()?,
+            Store::suppressions(self, false)?.len(),
+        ))
+    }
+}
+
+fn status_report(
+    profiles: Vec<ProfileSummary>,
+    (open, suppressed, rejected): (u32, u32, u32),
+    capture: Option<(i64, i64, String)>,
+    suppressions: usize,
+) -> StatusReport {
+    StatusReport {
+        profiles: profiles.len(),
+        stable: profiles.iter().filter(|p| p.status == "stable").count(),
+        snapshots: profiles
+            .iter()
+            .map(|p| u64::from(p.snapshots + p.unmerged_snapshots))
+            .sum(),
+        signals: SignalCounts {
+            open,
+            suppressed,
+            rejected,
+        },
+        suppressions,
+        capture: capture.and_then(|(_, _, d)| serde_json::from_str(&d).ok()),
+        agent: None,
+    }
+}
+
+/// Reads on a reader connection of their own, which never wait for the writer (ingest);
+/// the person's decisions on the writer's store, behind its lock.
+pub struct SplitSource<'a> {
+    pub reader: &'a StoreReader,
+    pub writer: &'a Mutex<Store>,
+}
+
+impl SplitSource<'_> {
+    fn write<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let mut g = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Refused("the store lock is poisoned".into()))?;
+        f(&mut g)
+    }
+}
+
+impl Source for SplitSource<'_> {
+    fn profiles(&mut self) -> Result<Vec<ProfileSummary>> {
+        Ok(self.reader.profiles()?)
+    }
+
+    fn profile_nodes(&mut self, image: &str, version: &str) -> Result<Vec<NodeRow>> {
+        Ok(self.reader.profile_nodes(image, version)?)
+    }
+
+    fn profile_snapshots(&mut self, image: &str, version: &str) -> Result<Vec<SnapshotSummary>> {
+        Ok(self.reader.profile_snapshots(image, version)?)
+    }
+
+    fn signals(&mut self, filter: &SignalFilter) -> Result<Vec<SignalRow>> {
+        Ok(self.reader.signals(filter)?)
+    }
+
+    fn signal(&mut self, id: i64) -> Result<SignalRow> {
+        Ok(self.reader.signal(id)?)
+    }
+
+    fn preview_suppression(&mut self, signal_id: i64) -> Result<(u32, u64)> {
+        Ok(self.reader.preview_suppression(signal_id)?)
+    }
+
+    fn suppressions(&mut self, include_removed: bool) -> Result<Vec<SuppressionRow>> {
+        Ok(self.reader.suppressions(include_removed)?)
+    }
+
+    fn suppress(
+        &mut self,
+        req: &SuppressRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<SuppressionRow> {
+        self.write(|s| Source::suppress(s, req, who, now_ms))
+    }
+
+    fn reject_signal(&mut self, id: i64, who: &str) -> Result<()> {
+        self.write(|s| Source::reject_signal(s, id, who))
+    }
+
+    fn unsuppress(&mut self, id: i64, who: &str, now_ms: i64) -> Result<SuppressionRow> {
+        self.write(|s| Source::unsuppress(s, id, who, now_ms))
+    }
+
+    fn status(&mut self) -> Result<StatusReport> {
+        let r = self.reader;
+        Ok(status_report(
+            r.profiles()?,
+            r.signal_counts()?,
+            r.latest_capture_stats()?,
+            r.suppressions(false)?.len(),
+        ))
     }
 }

@@ -59,12 +59,7 @@ impl Session for EngineSession<'_> {
     }
 
     fn with_source(&self, f: &mut dyn FnMut(&mut dyn Source)) -> anyhow::Result<()> {
-        let shared = self.engine.store();
-        let mut g = shared
-            .lock()
-            .map_err(|_| anyhow::anyhow!("the store lock is poisoned (a writer panicked)"))?;
-        f(&mut *g);
-        Ok(())
+        self.engine.with_source(|src| f(src))
     }
 
     fn banner(&self) -> (Banner, i64, Option<String>) {

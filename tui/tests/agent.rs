@@ -293,6 +293,32 @@ fn agent_serves_the_cli_checks_every_container_and_survives_kill_and_term() {
     let decisions = agent.json(&["decisions", "--json"]);
     assert_eq!(decisions[0]["action"], "undo", "{decisions}");
 
+    // the UI attached to the agent: same screens, and a decision from the keyboard goes
+    // through the agent
+    if common::tmux_or_skip("attach") {
+        let name = format!("wsprof-attach-{}", std::process::id());
+        let cmd = format!(
+            "{} --socket {} --log-file {}; echo EXITED $?; sleep 30",
+            bin(),
+            agent.sock.display(),
+            tmp.path().join("ui.log").display()
+        );
+        let _s = common::tmux_session(&name, &cmd);
+        common::wait_for(&name, "AGENT", Duration::from_secs(20));
+        common::wait_for(&name, "demo/web", Duration::from_secs(20));
+        common::keys(&name, &["2"]);
+        common::wait_for(&name, "Signal queue", Duration::from_secs(10));
+        common::keys(&name, &["/", "p", "a", "s", "s", "w", "d", "Enter"]);
+        common::wait_for(&name, "passwd-file-modified", Duration::from_secs(10));
+        common::keys(&name, &["x"]);
+        common::wait_for(&name, "kept as a finding", Duration::from_secs(10));
+        common::keys(&name, &["q"]);
+        common::wait_for(&name, "EXITED 0", Duration::from_secs(10));
+        let decisions = agent.json(&["decisions", "--json"]);
+        assert_eq!(decisions[0]["action"], "reject", "{decisions}");
+        assert_eq!(decisions[0]["who"], "root (uid 0)", "{decisions}");
+    }
+
     // kill -9: what was committed is in the store, which opens
     agent.kill9();
     let o = Command::new(bin())

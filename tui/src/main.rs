@@ -371,6 +371,7 @@ fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()
     let captured = feeder
         .join()
         .map_err(|_| anyhow!("the capture thread panicked"))?;
+    tracing::info!("capture stopped and detached");
     // The API goes first: a reader's open transaction would refuse the final checkpoint.
     api_stop.store(true, Ordering::SeqCst);
     let _ = server.join();

@@ -211,6 +211,10 @@ fn live_capture_of_podman_containers_lands_in_the_store() {
             while let Ok(out) = cap.receiver().try_recv() {
                 ingest(out);
             }
+            let detail = serde_json::to_string(&st).unwrap();
+            store
+                .record_capture_stats(capture::now_ms(), st.events, st.lost, &detail)
+                .expect("record capture stats");
             (store, st)
         })
     };

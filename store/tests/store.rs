@@ -560,7 +560,8 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
     {
         let c = duckdb::Connection::open(&path).unwrap();
         c.execute_batch(
-            "ALTER TABLE signals DROP COLUMN suggestion_block; DELETE FROM schema_migrations WHERE version = 2;",
+            "ALTER TABLE signals DROP COLUMN suggestion_block; DROP TABLE decisions;
+             DELETE FROM schema_migrations WHERE version >= 2; CHECKPOINT;",
         )
         .unwrap();
     }

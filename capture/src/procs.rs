@@ -61,7 +61,12 @@ impl ProcTable {
     ) {
         let e = self.procs.entry(pid).or_default();
         let workload = e.lineage_cgroup == cgroup && !e.lineage.is_empty();
-        if !workload && is_runtime_exec(&path) {
+        // Runtime glue is recognised by where it sits, not by a name: only a process's
+        // first exec inside this cgroup, made by a process that came from outside it, can
+        // be the runtime re-executing itself (`runc init` through /proc/self/exe, a
+        // /dev/fd/N or a memfd copy); any later exec is workload, whatever it is called.
+        let first_in_cgroup = e.lineage_cgroup != cgroup;
+        if !workload && first_in_cgroup && is_runtime_exec(&path) {
             // The runtime re-exec'ing itself inside the new cgroup (`runc init` from a
             // memfd): glue, not workload; the workload's tree starts at its next exec.
             e.lineage = Arc::new(Vec::new());
@@ -104,16 +109,15 @@ impl ProcTable {
     }
 }
 
-/// Is this exec the container runtime re-executing itself (runc/crun `init` through
-/// `/proc/self/exe`, a `/dev/fd/N` or memfd copy, conmon, shims)?
+/// Could this exec be a container runtime re-executing itself (runc/crun `init` through
+/// `/proc/self/exe`, a `/dev/fd/N` or memfd copy)? Only the form of the path counts, never
+/// the program's name: a workload binary called `runc` or `conmon` is workload
+/// ([`ProcTable::on_exec`] also requires the position of the runtime's init).
 pub fn is_runtime_exec(path: &str) -> bool {
-    let base = path.rsplit('/').next().unwrap_or(path);
     path.starts_with("/dev/fd/")
         || path.starts_with("/proc/self/")
         || path.starts_with("/memfd:")
         || (path.starts_with("/proc/") && path.ends_with("/exe"))
-        || matches!(base, "runc" | "crun" | "conmon" | "runc.amd64" | "youki")
-        || base.starts_with("containerd-shim")
 }
 
 /// What /proc says about one process.
@@ -288,6 +292,45 @@ mod tests {
         assert_eq!(cat.lineage(), vec!["/bin/sh", "/bin/cat"]);
         t.on_exit(11);
         assert!(t.info(11, 7).is_none());
+    }
+
+    /// `podman exec c /tmp/runc`: after runc init (glue), the exec'd program is workload
+    /// whatever its name; a second memfd exec is workload too.
+    #[test]
+    fn a_workload_program_named_like_the_runtime_is_workload() {
+        let mut t = ProcTable::default();
+        t.on_exec(20, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+        t.on_exec(
+            20,
+            7,
+            "/proc/self/exe".into(),
+            vec!["runc".into(), "init".into()],
+            0,
+            0,
+        );
+        assert!(t.info(20, 7).is_none(), "runc init is glue");
+        t.on_exec(20, 7, "/tmp/runc".into(), vec!["runc".into()], 0, 0);
+        assert_eq!(t.info(20, 7).unwrap().lineage(), vec!["/tmp/runc"]);
+        for name in [
+            "/usr/bin/conmon",
+            "/usr/local/bin/crun",
+            "/tmp/containerd-shim",
+        ] {
+            let mut t = ProcTable::default();
+            t.on_exec(30, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+            t.on_exec(30, 7, "/dev/fd/5".into(), vec![], 0, 0);
+            t.on_exec(30, 7, name.into(), vec![], 0, 0);
+            assert_eq!(t.info(30, 7).unwrap().exec_path, name, "{name} is workload");
+        }
+        let mut t = ProcTable::default();
+        t.on_exec(40, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+        t.on_exec(40, 7, "/dev/fd/5".into(), vec![], 0, 0);
+        t.on_exec(40, 7, "/memfd:x".into(), vec![], 0, 0);
+        assert_eq!(
+            t.info(40, 7).unwrap().exec_path,
+            "/memfd:x",
+            "a fileless exec after the runtime's init is workload"
+        );
     }
 
     #[test]

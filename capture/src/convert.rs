@@ -28,19 +28,44 @@ pub fn open_access(flags: u32) -> Access {
 }
 
 /// Make a path absolute: relative paths are joined to the directory fd's path or the
-/// process's cwd (read from /proc while the process lives; left relative otherwise).
+/// process's cwd, read from /proc while the process lives and taken relative to the
+/// process's own root. A path that cannot be resolved is marked with the reason
+/// (`<unresolved: cwd gone>/www`), never left looking like a path of its own: `mkdir -p
+/// /tmp/www` (coreutils) does `chdir("/tmp")` then `mkdir("www")` and exits, so the cwd was
+/// often gone when the record was read, and `www` reached the profile while a slower run
+/// arrived as `/tmp/www`. Normalisation (`.`, `..`, `//`, trailing `/`) and folding happen
+/// once, in `model::fold`, for profiles and live events alike.
 pub fn absolute(path: String, tgid: u32, dfd: i32) -> String {
-    if path.starts_with('/') || path.is_empty() {
+    if path.is_empty() {
+        return model::fold::EMPTY_PATH.to_string();
+    }
+    if path.starts_with('/') {
         return path;
     }
-    let base = if dfd == AT_FDCWD {
-        std::fs::read_link(format!("/proc/{tgid}/cwd"))
+    let (base, what) = if dfd == AT_FDCWD {
+        (std::fs::read_link(format!("/proc/{tgid}/cwd")), "cwd")
     } else {
-        std::fs::read_link(format!("/proc/{tgid}/fd/{dfd}"))
+        (
+            std::fs::read_link(format!("/proc/{tgid}/fd/{dfd}")),
+            "dirfd",
+        )
     };
+    let root = std::fs::read_link(format!("/proc/{tgid}/root"));
     match base {
         Ok(b) => {
             let b = b.to_string_lossy();
+            // seen from another mount namespace the link may carry the process's root
+            let b = match root.as_ref().map(|r| r.to_string_lossy()) {
+                Ok(r) if r != "/" && b.starts_with(r.as_ref()) => {
+                    let rest = &b[r.len()..];
+                    if rest.is_empty() {
+                        "/".to_string()
+                    } else {
+                        rest.to_string()
+                    }
+                }
+                _ => b.into_owned(),
+            };
             let p = path.trim_start_matches("./");
             if b == "/" {
                 format!("/{p}")
@@ -48,7 +73,7 @@ pub fn absolute(path: String, tgid: u32, dfd: i32) -> String {
                 format!("{b}/{p}")
             }
         }
-        Err(_) => path,
+        Err(_) => format!("<unresolved: {what} gone>/{path}"),
     }
 }
 
@@ -321,6 +346,106 @@ mod tests {
             format!("{}/x/y", cwd.display())
         );
         assert_eq!(absolute("/abs".into(), me, AT_FDCWD), "/abs");
-        assert_eq!(absolute("rel".into(), u32::MAX - 1, AT_FDCWD), "rel");
+        assert_eq!(
+            absolute("rel".into(), u32::MAX - 1, AT_FDCWD),
+            "<unresolved: cwd gone>/rel"
+        );
+        assert_eq!(
+            absolute(String::new(), me, AT_FDCWD),
+            "<unresolved: empty path>"
+        );
+    }
+
+    /// What capture records for a relative mkdir, open and rename of a process whose
+    /// working directory changed, keyed through the same tree builder as profiles.
+    fn keys(kind: EventKind) -> Vec<String> {
+        let ev = model::Event {
+            ts_ms: 0,
+            container: model::ContainerRef {
+                id: "c".into(),
+                image: "i".into(),
+                version: "1".into(),
+            },
+            process: model::ProcessInfo {
+                exec_path: "/bin/mkdir".into(),
+                ..Default::default()
+            },
+            kind,
+        };
+        let mut t = model::ActivityTree::default();
+        t.record(&ev);
+        t.nodes().into_iter().map(|n| n.key.0).collect()
+    }
+
+    #[test]
+    fn relative_mkdir_open_rename_in_a_changed_cwd_key_as_their_absolute_forms() {
+        let dir = tempfile::tempdir().unwrap();
+        let work = dir.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        // a process that changed its working directory (as `mkdir -p` does) and lives on
+        let mut child = std::process::Command::new("sleep")
+            .arg("30")
+            .current_dir(&work)
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let w = work.display().to_string();
+        let rel = |p: &str| absolute(p.to_string(), pid, AT_FDCWD);
+        let cases = [
+            (
+                EventKind::Mkdir { path: rel("www") },
+                EventKind::Mkdir {
+                    path: format!("{w}/www"),
+                },
+            ),
+            (
+                EventKind::Mkdir {
+                    path: rel("./www/"),
+                },
+                EventKind::Mkdir {
+                    path: format!("{w}/www"),
+                },
+            ),
+            (
+                EventKind::Open {
+                    path: rel("../work/a.txt"),
+                    access: Access::READ,
+                },
+                EventKind::Open {
+                    path: format!("{w}/a.txt"),
+                    access: Access::READ,
+                },
+            ),
+            (
+                EventKind::Rename {
+                    from: rel("a.txt"),
+                    to: rel("b.txt"),
+                },
+                EventKind::Rename {
+                    from: format!("{w}/a.txt"),
+                    to: format!("{w}/b.txt"),
+                },
+            ),
+        ];
+        for (relative, abs) in cases {
+            assert_eq!(keys(relative.clone()), keys(abs), "{relative:?}");
+        }
+        // relative to a directory fd (mkdirat/openat/renameat with a dirfd)
+        let d = std::fs::File::open(&work).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&d);
+        assert_eq!(
+            absolute("c.txt".into(), std::process::id(), fd),
+            format!("{w}/c.txt")
+        );
+        let _ = child.kill();
+        let _ = child.wait();
+        // once the process is gone the path is marked, not mistaken for `www`
+        assert_eq!(
+            keys(EventKind::Mkdir { path: rel("www") }),
+            vec![
+                "p:/bin/mkdir".to_string(),
+                "p:/bin/mkdir|f:<unresolved: cwd gone>/www".to_string()
+            ]
+        );
     }
 }

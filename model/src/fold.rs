@@ -2,11 +2,24 @@
 //! container: `/proc/1234/status` -> `/proc/*/status`, container ids, numeric segments,
 //! temp-file names.
 
-/// Fold one path. Idempotent: `fold_path(fold_path(p)) == fold_path(p)`.
+/// What an empty path is recorded as: a node is never keyed by an empty path.
+pub const EMPTY_PATH: &str = "<unresolved: empty path>";
+
+/// Fold one path. Idempotent: `fold_path(fold_path(p)) == fold_path(p)`. Absolute paths are
+/// normalised first (`//`, `.`, `..`, a trailing `/`), so `/tmp/www`, `/tmp//www/` and
+/// `/tmp/x/../www` are one node; this is the one place paths are made uniform for profiles
+/// and live events alike. An empty path becomes [`EMPTY_PATH`].
 pub fn fold_path(path: &str) -> String {
     if path.is_empty() {
-        return String::new();
+        return EMPTY_PATH.to_string();
     }
+    let normal;
+    let path = if path.starts_with('/') {
+        normal = normalize(path);
+        normal.as_str()
+    } else {
+        path
+    };
     let in_temp = ["/tmp/", "/var/tmp/", "/dev/shm/", "/run/user/"]
         .iter()
         .any(|t| path.starts_with(t));
@@ -16,6 +29,21 @@ pub fn fold_path(path: &str) -> String {
         .map(|(i, seg)| fold_segment(seg, i, in_temp))
         .collect();
     folded.join("/")
+}
+
+/// Lexical normalisation of an absolute path.
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    format!("/{}", parts.join("/"))
 }
 
 fn fold_segment(seg: &str, index: usize, in_temp: bool) -> String {
@@ -150,5 +178,24 @@ mod tests {
             assert_eq!(fold_path(&fold_path(p)), fold_path(p), "{p}");
         }
         assert_eq!(fold_path("pipe:[1234]"), "pipe:[*]");
+    }
+
+    #[test]
+    fn spellings_of_one_absolute_path_are_one_path_and_empty_is_marked() {
+        for p in [
+            "/tmp/www/",
+            "/tmp//www",
+            "/tmp/./www",
+            "/tmp/x/../www",
+            "/../tmp/www",
+        ] {
+            assert_eq!(fold_path(p), "/tmp/www", "{p}");
+        }
+        assert_eq!(fold_path("/"), "/");
+        assert_eq!(fold_path(""), "<unresolved: empty path>");
+        assert_eq!(
+            fold_path("<unresolved: cwd gone>/www"),
+            "<unresolved: cwd gone>/www"
+        );
     }
 }

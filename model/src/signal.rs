@@ -17,7 +17,10 @@ pub const DEFAULT_SUGGESTION_THRESHOLD: f64 = 0.5;
 #[serde(rename_all = "snake_case")]
 pub enum SignalKind {
     Rule,
+    /// One event a Stable profile did not hold (older stores; new ones raise drift).
     Anomaly,
+    /// Every novel node of one container in one window (see [`crate::drift`]).
+    Drift,
 }
 
 impl SignalKind {
@@ -25,6 +28,7 @@ impl SignalKind {
         match self {
             SignalKind::Rule => "rule",
             SignalKind::Anomaly => "anomaly",
+            SignalKind::Drift => "drift",
         }
     }
 }

@@ -1,13 +1,20 @@
 //! Detection: every event goes through the enabled rules and, when its workload's profile
-//! is Stable, through the anomaly check; what fires becomes a signal in the store
-//! (de-duplicated, or counted on a suppression that hides it).
+//! is Stable, through the drift check; what fires becomes a signal in the store (rules:
+//! de-duplicated, or counted on a suppression that hides it, every distinct match kept;
+//! drift: every novel node counted on the container's drift signal).
 
 use crate::{AddOutcome, Result, Store};
+use model::drift::{novel_nodes, written_paths};
 use model::profile::{Profile, ProfileStatus};
 use model::rule::RuleSet;
-use model::signal::{anomaly, NewSignal, SignalKind, ANOMALY_RULE};
+use model::signal::{anomaly, NewSignal, SignalKind};
 use model::Event;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+/// Paths remembered per container as written in its lifetime (exec of one ranks high).
+const WRITTEN_PER_CONTAINER: usize = 10_000;
+/// Containers whose written paths are remembered; past this the memory starts over.
+const WRITTEN_CONTAINERS: usize = 4096;
 
 /// Counters of what detection did, for status lines and the CLI.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -16,7 +23,10 @@ pub struct DetectStats {
     pub signals: u64,
     pub deduplicated: u64,
     pub suppressed: u64,
+    /// Events with activity their Stable profile lacks.
     pub anomalies: u64,
+    /// Novel nodes first counted on a drift signal.
+    pub drift_nodes: u64,
 }
 
 /// What detection knows of a workload's profile. Only Stable profiles are loaded: they
@@ -32,6 +42,8 @@ enum Known {
 pub struct Detector {
     rules: RuleSet,
     profiles: HashMap<(String, String), Known>,
+    /// container -> folded paths it wrote (bounded)
+    written: HashMap<String, HashSet<String>>,
     pub stats: DetectStats,
 }
 
@@ -40,6 +52,7 @@ impl Detector {
         Detector {
             rules,
             profiles: HashMap::new(),
+            written: HashMap::new(),
             stats: DetectStats::default(),
         }
     }
@@ -82,6 +95,24 @@ impl Detector {
         })
     }
 
+    /// Remember what the event wrote in its container.
+    fn remember_writes(&mut self, ev: &Event) {
+        let paths = written_paths(ev);
+        if paths.is_empty() {
+            return;
+        }
+        if self.written.len() >= WRITTEN_CONTAINERS && !self.written.contains_key(&ev.container.id)
+        {
+            self.written.clear();
+        }
+        let w = self.written.entry(ev.container.id.clone()).or_default();
+        for p in paths {
+            if w.len() < WRITTEN_PER_CONTAINER {
+                w.insert(p);
+            }
+        }
+    }
+
     /// Evaluate one event at `now_ms`; returns what each raised signal became.
     pub fn on_event(
         &mut self,
@@ -90,7 +121,7 @@ impl Detector {
         now_ms: i64,
     ) -> Result<Vec<AddOutcome>> {
         self.stats.events += 1;
-        let mut raised: Vec<NewSignal> = self
+        let raised: Vec<NewSignal> = self
             .rules
             .matching(ev)
             .map(|r| {
@@ -111,22 +142,31 @@ impl Detector {
                 s
             })
             .collect();
-        if let Some(p) = self.stable_profile(store, ev)? {
-            {
-                if let Some(reason) = anomaly(ev, p) {
-                    self.stats.anomalies += 1;
-                    raised.push(NewSignal::from_event(
-                        ev,
-                        SignalKind::Anomaly,
-                        ANOMALY_RULE,
-                        "medium",
-                        "",
-                        reason,
-                    ));
-                }
+        let mut out = Vec::with_capacity(raised.len() + 1);
+        let mut drift = None;
+        if self.stable_profile(store, ev)?.is_some() {
+            let key = (ev.container.image.clone(), ev.container.version.clone());
+            let Some(Known::Stable(p)) = self.profiles.get(&key) else {
+                unreachable!("stable_profile cached it");
+            };
+            let written = self.written.get(&ev.container.id);
+            let is_written = |path: &str| written.is_some_and(|w| w.contains(path));
+            let nodes = novel_nodes(ev, p, &is_written);
+            if !nodes.is_empty() {
+                drift = Some((nodes, anomaly(ev, p).unwrap_or_default()));
             }
         }
-        let mut out = Vec::with_capacity(raised.len());
+        if let Some((nodes, reason)) = drift {
+            self.stats.anomalies += 1;
+            if let Some(o) = store.add_drift(ev, &nodes, &reason)? {
+                self.stats.drift_nodes += o.new_nodes as u64;
+                if o.new_signal {
+                    self.stats.signals += 1;
+                }
+                out.push(AddOutcome::Drift(o));
+            }
+        }
+        self.remember_writes(ev);
         for s in &raised {
             let o = store.add_signal(s, now_ms)?;
             match o {
@@ -135,6 +175,7 @@ impl Detector {
                     self.stats.deduplicated += 1
                 }
                 AddOutcome::Suppressed(_) => self.stats.suppressed += 1,
+                AddOutcome::Drift(_) => {}
             }
             out.push(o);
         }

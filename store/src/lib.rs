@@ -21,6 +21,7 @@
 
 pub mod decision;
 pub mod detect;
+mod drift;
 mod exchange;
 mod ingest;
 mod migration;
@@ -31,13 +32,14 @@ mod retention;
 mod signal;
 mod suppression;
 
+pub use drift::{DriftNodeRow, DriftOutcome, DRIFT_BLOCK};
 pub use exchange::ExchangeError;
 pub use ingest::IngestOutcome;
 pub use query::{NodeRow, ProfileSummary, SnapshotSummary};
 pub use read::StoreReader;
 pub use recovery::{CheckReport, RecoverReport, StoreCounts};
 pub use retention::PruneOutcome;
-pub use signal::{AddOutcome, SignalFilter, SignalRow};
+pub use signal::{rate_limit_note, AddOutcome, MatchRow, SignalFilter, SignalRow, MATCH_PAGE};
 pub use suppression::SuppressionRow;
 
 use duckdb::Connection;

@@ -124,10 +124,45 @@ CREATE TABLE capture_stats (
             detail         VARCHAR NOT NULL
         );",
     ),
+    (
+        4,
+        // Nothing is lost to de-duplication or the rate limit. `signal_matches`: every
+        // distinct match (node and summary) of a signal, with how many of its matches the
+        // rate limit counted there instead of raising a signal of their own (existing
+        // signals get one row: their own match, all counts on it). `drift_nodes`: every
+        // node a Stable profile lacks, of one drift signal (one per container and window),
+        // ranked.
+        "CREATE TABLE signal_matches (
+            signal_id    BIGINT NOT NULL,
+            node_key     VARCHAR NOT NULL,
+            summary      VARCHAR NOT NULL,
+            count        BIGINT NOT NULL,
+            rate_limited BIGINT NOT NULL,
+            first_ms     BIGINT NOT NULL,
+            last_ms      BIGINT NOT NULL
+        );
+        INSERT INTO signal_matches
+            SELECT signal_id, node_key, summary, count, 0, ts_ms, last_ts_ms FROM signals;
+        CREATE TABLE drift_nodes (
+            signal_id  BIGINT NOT NULL,
+            node_key   VARCHAR NOT NULL,
+            parent_key VARCHAR,
+            kind       VARCHAR NOT NULL,
+            label      VARCHAR NOT NULL,
+            access     INTEGER NOT NULL,
+            category   VARCHAR NOT NULL,
+            severity   VARCHAR NOT NULL,
+            tactic     VARCHAR NOT NULL,
+            why        VARCHAR NOT NULL,
+            count      BIGINT NOT NULL,
+            first_ms   BIGINT NOT NULL,
+            last_ms    BIGINT NOT NULL
+        );",
+    ),
 ];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 3;
+pub const LATEST: i64 = 4;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(

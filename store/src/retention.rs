@@ -42,6 +42,18 @@ impl Store {
         let snapshots = tx
             .prepare("DELETE FROM snapshots WHERE NOT merged AND ended_ms < ?")?
             .execute(params![cutoff_ms])?;
+        for table in ["signal_matches", "drift_nodes"] {
+            // table names are constants; the values are bound
+            tx.prepare(&format!(
+                "DELETE FROM {table} WHERE signal_id IN
+                   (SELECT signal_id FROM signals WHERE status IN (?, ?) AND last_ts_ms < ?)"
+            ))?
+            .execute(params![
+                SignalStatus::Suppressed.as_str(),
+                SignalStatus::Rejected.as_str(),
+                cutoff_ms
+            ])?;
+        }
         let signals = tx
             .prepare("DELETE FROM signals WHERE status IN (?, ?) AND last_ts_ms < ?")?
             .execute(params![

@@ -2,6 +2,7 @@
 //! within a window) and suppression (matches of an active suppression are counted on the
 //! suppression, not queued); reads with filters, each with its suggestion.
 
+use crate::drift::{DriftNodeRow, DriftState};
 use crate::read::Reads;
 use crate::{Result, Store, StoreError};
 use duckdb::{params, OptionalExt};
@@ -22,6 +23,8 @@ pub enum AddOutcome {
     RateLimited(i64),
     /// Hidden by this suppression (counted on it).
     Suppressed(i64),
+    /// Novel nodes counted on the container's drift signal.
+    Drift(crate::DriftOutcome),
 }
 
 /// A stored signal with its current suggestion.
@@ -47,6 +50,38 @@ pub struct SignalRow {
     pub suggestion: Option<Suggestion>,
     /// Why no suggestion is offered whatever the profile says, if so.
     pub suggestion_block: Option<String>,
+    /// Distinct matches (node and summary) counted on this signal, oldest first: the first
+    /// [`MATCH_PAGE`] in lists, all of them for one signal.
+    #[serde(default)]
+    pub matches: Vec<MatchRow>,
+    /// How many distinct matches the signal holds (`matches` may be a page of them).
+    #[serde(default)]
+    pub matches_total: u32,
+    /// Matches the rate limit counted on this signal instead of raising their own.
+    #[serde(default)]
+    pub rate_limited: u64,
+    /// `N more matches hidden by the rate limit` when that happened.
+    #[serde(default)]
+    pub rate_limit_note: Option<String>,
+    /// Drift signals: every novel node, oldest first (parents before their children).
+    #[serde(default)]
+    pub drift: Vec<DriftNodeRow>,
+}
+
+/// Distinct matches listed per signal in the queue (`signal(id)` lists all).
+pub const MATCH_PAGE: usize = 20;
+
+/// One distinct match of a signal: de-duplication and the rate limit count onto a signal,
+/// but what each match was stays here.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatchRow {
+    pub node_key: String,
+    pub summary: String,
+    pub count: u64,
+    /// Of `count`, matches counted here by the rate limit.
+    pub rate_limited: u64,
+    pub first_ms: i64,
+    pub last_ms: i64,
 }
 
 /// Filters of the signal queue; `None` means any.
@@ -84,6 +119,11 @@ fn row_to_signal(r: &duckdb::Row) -> duckdb::Result<(SignalRow, String)> {
             count: r.get::<_, i64>(16)? as u32,
             suggestion: None,
             suggestion_block: r.get(17)?,
+            matches: Vec::new(),
+            matches_total: 0,
+            rate_limited: 0,
+            rate_limit_note: None,
+            drift: Vec::new(),
         },
         process_json,
     ))
@@ -94,8 +134,8 @@ impl Store {
     /// identical recent signal, counted on the newest one past the rate limit, or queued.
     /// Decided from [`SignalIndex`], so each call runs one statement.
     pub fn add_signal(&mut self, s: &NewSignal, now_ms: i64) -> Result<AddOutcome> {
-        if !self.index.loaded {
-            self.index = SignalIndex::load(self)?;
+        if !self.index.loaded() {
+            self.load_index()?;
         }
         let window = self.settings.dedup_window_ms;
         let lineage = s.node.lineage();
@@ -111,6 +151,7 @@ impl Store {
         let key = s.dedup_key();
         if let Some(id) = self.index.duplicate_of(&key, s.ts_ms, window) {
             self.count_on(id, s.ts_ms)?;
+            self.record_match(id, s, false)?;
             self.index.counted(&key, id, s.ts_ms);
             return Ok(AddOutcome::Deduplicated(id));
         }
@@ -121,11 +162,26 @@ impl Store {
             .over_rate(&rc, s.ts_ms, window, self.settings.rate_limit)
         {
             self.count_on(id, s.ts_ms)?;
+            self.record_match(id, s, true)?;
             return Ok(AddOutcome::RateLimited(id));
         }
+        let id = Self::insert_signal_on(&self.conn, s, &key)?;
+        self.record_match(id, s, false)?;
+        self.index.inserted(key, rc, id, s.ts_ms);
+        // The statement autocommitted: crash tests check every signal logged here survives.
+        tracing::debug!(signal = id, "signal committed");
+        Ok(AddOutcome::Inserted(id))
+    }
+
+    /// Insert a new open signal; its id.
+    pub(crate) fn insert_signal_on(
+        conn: &duckdb::Connection,
+        s: &NewSignal,
+        key: &str,
+    ) -> Result<i64> {
         let process =
             serde_json::to_string(&s.process).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id: i64 = self.conn.query_row(
+        let id: i64 = conn.query_row(
             "INSERT INTO signals (ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
                 process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key,
                 suggestion_block)
@@ -150,10 +206,35 @@ impl Store {
             ],
             |r| r.get(0),
         )?;
-        self.index.inserted(key, rc, id, s.ts_ms);
-        // The statement autocommitted: crash tests check every signal logged here survives.
-        tracing::debug!(signal = id, "signal committed");
-        Ok(AddOutcome::Inserted(id))
+        Ok(id)
+    }
+
+    /// Count a match on signal `id` under its distinct match (node and summary): a new row
+    /// the first time, the count (and the rate-limited count) raised after.
+    fn record_match(&mut self, id: i64, s: &NewSignal, rate_limited: bool) -> Result<()> {
+        let mk = (id, match_key(&s.node.0, &s.summary));
+        let limited = i64::from(rate_limited);
+        if self.index.matches.contains(&mk) {
+            self.conn.execute(
+                "UPDATE signal_matches SET count = count + 1, rate_limited = rate_limited + ?,
+                    first_ms = least(first_ms, ?), last_ms = greatest(last_ms, ?)
+                 WHERE signal_id = ? AND node_key = ? AND summary = ?",
+                params![limited, s.ts_ms, s.ts_ms, id, s.node.0, s.summary],
+            )?;
+        } else {
+            self.conn.execute(
+                "INSERT INTO signal_matches VALUES (?, ?, ?, 1, ?, ?, ?)",
+                params![id, s.node.0, s.summary, limited, s.ts_ms, s.ts_ms],
+            )?;
+            self.index.matches.insert(mk);
+        }
+        Ok(())
+    }
+
+    /// Read what `add_signal` and `add_drift` decide on from the tables.
+    pub(crate) fn load_index(&mut self) -> Result<()> {
+        self.index = SignalIndex::load(self)?;
+        Ok(())
     }
 
     fn count_on(&self, id: i64, ts_ms: i64) -> Result<()> {
@@ -198,7 +279,49 @@ impl Reads<'_> {
             self.complete(&mut s, &process_json, &mut profiles)?;
             out.push(s);
         }
+        self.attach_matches(&mut out, None, MATCH_PAGE)?;
+        self.attach_drift(&mut out, None)?;
         Ok(out)
+    }
+
+    /// Fill `matches` (at most `page` per signal), `matches_total` and the rate-limit
+    /// counts of `rows` (all signals, or the one named).
+    fn attach_matches(&self, rows: &mut [SignalRow], one: Option<i64>, page: usize) -> Result<()> {
+        let mut stmt = self.conn.prepare(
+            "SELECT signal_id, node_key, summary, count, rate_limited, first_ms, last_ms,
+                    count(*) OVER (PARTITION BY signal_id),
+                    sum(rate_limited) OVER (PARTITION BY signal_id)
+             FROM signal_matches WHERE (? IS NULL OR signal_id = ?)
+             QUALIFY row_number() OVER (PARTITION BY signal_id ORDER BY first_ms, node_key, summary) <= ?
+             ORDER BY signal_id, first_ms, node_key, summary",
+        )?;
+        let found = stmt.query_map(params![one, one, page as i64], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                MatchRow {
+                    node_key: r.get(1)?,
+                    summary: r.get(2)?,
+                    count: r.get::<_, i64>(3)? as u64,
+                    rate_limited: r.get::<_, i64>(4)? as u64,
+                    first_ms: r.get(5)?,
+                    last_ms: r.get(6)?,
+                },
+                r.get::<_, i64>(7)? as u32,
+                r.get::<_, i64>(8)? as u64,
+            ))
+        })?;
+        let at: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        for m in found {
+            let (id, m, total, limited) = m?;
+            if let Some(&i) = at.get(&id) {
+                let s = &mut rows[i];
+                s.matches.push(m);
+                s.matches_total = total;
+                s.rate_limited = limited;
+                s.rate_limit_note = (limited > 0).then(|| rate_limit_note(limited));
+            }
+        }
+        Ok(())
     }
 
     /// One signal by id.
@@ -211,6 +334,10 @@ impl Reads<'_> {
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no signal with id {id}")))?;
         self.complete(&mut s, &pj, &mut HashMap::new())?;
+        let mut one = [s];
+        self.attach_matches(&mut one, Some(id), usize::MAX / 2)?;
+        self.attach_drift(&mut one, Some(id))?;
+        let [s] = one;
         Ok(s)
     }
 
@@ -249,6 +376,20 @@ impl Reads<'_> {
     }
 }
 
+/// `N more matches hidden by the rate limit` (they are listed among the distinct matches).
+pub fn rate_limit_note(n: u64) -> String {
+    if n == 1 {
+        "1 more match hidden by the rate limit".to_string()
+    } else {
+        format!("{n} more matches hidden by the rate limit")
+    }
+}
+
+/// Identity of a distinct match within a signal.
+fn match_key(node: &str, summary: &str) -> String {
+    format!("{node}\u{1f}{summary}")
+}
+
 /// An active suppression as `add_signal` checks it.
 #[derive(Debug, Clone)]
 struct ActiveSuppression {
@@ -270,9 +411,17 @@ pub(crate) struct SignalIndex {
     dedup: HashMap<String, (i64, i64)>,
     /// (rule, container) -> (time, signal id) of signals, oldest first
     recent: HashMap<(String, String), Vec<(i64, i64)>>,
+    /// (signal, match key) of every distinct match stored
+    matches: std::collections::HashSet<(i64, String)>,
+    /// container -> its newest drift signal
+    pub(crate) drift: HashMap<String, DriftState>,
 }
 
 impl SignalIndex {
+    pub(crate) fn loaded(&self) -> bool {
+        self.loaded
+    }
+
     fn load(store: &Store) -> Result<SignalIndex> {
         // Undone ones are left out; expiry is checked at use, against the signal's time.
         let suppressions = store
@@ -292,7 +441,8 @@ impl SignalIndex {
             ..SignalIndex::default()
         };
         let mut stmt = store.conn().prepare(
-            "SELECT signal_id, ts_ms, last_ts_ms, dedup_key, rule_id, container_id FROM signals ORDER BY ts_ms, signal_id",
+            "SELECT signal_id, ts_ms, last_ts_ms, dedup_key, rule_id, container_id FROM signals
+             WHERE kind <> 'drift' ORDER BY ts_ms, signal_id",
         )?;
         let rows = stmt.query_map([], |r| {
             Ok((
@@ -312,6 +462,19 @@ impl SignalIndex {
                 .or_default()
                 .push((ts, id));
         }
+        let mut stmt = store
+            .conn()
+            .prepare("SELECT signal_id, node_key, summary FROM signal_matches")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                match_key(&r.get::<_, String>(1)?, &r.get::<_, String>(2)?),
+            ))
+        })?;
+        for row in rows {
+            idx.matches.insert(row?);
+        }
+        idx.drift = crate::drift::load_states(store)?;
         Ok(idx)
     }
 

@@ -555,12 +555,18 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
         let mut s = Store::open(&path).unwrap();
         s.ingest_snapshot(&snapshot(0, "1.0", 3), &never_stable())
             .unwrap();
+        let c = container(1, "web", "1.0");
+        s.add_signal(&signal(&c, &["/usr/sbin/nginx"], "old", 4), 4)
+            .unwrap();
+        s.add_signal(&signal(&c, &["/usr/sbin/nginx"], "old", 4), 4)
+            .unwrap();
     }
     // make it a version-1 file, as an older wsprof left it
     {
         let c = duckdb::Connection::open(&path).unwrap();
         c.execute_batch(
-            "ALTER TABLE signals DROP COLUMN suggestion_block; DROP TABLE decisions;
+            "DROP TABLE signal_matches; DROP TABLE drift_nodes; DROP TABLE decisions;
+             ALTER TABLE signals DROP COLUMN suggestion_block;
              DELETE FROM schema_migrations WHERE version >= 2; CHECKPOINT;",
         )
         .unwrap();
@@ -570,6 +576,12 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
         s.profiles().unwrap()[0].snapshots,
         1,
         "data kept across the upgrade"
+    );
+    let old = &s.signals(&SignalFilter::default()).unwrap()[0];
+    assert_eq!(
+        (old.matches_total, old.matches[0].count),
+        (1, 2),
+        "an existing signal's match is listed after the upgrade"
     );
     let c = container(1, "web", "1.0");
     s.add_signal(&signal(&c, &["/usr/sbin/nginx"], "r", 5), 5)

@@ -122,6 +122,11 @@ pub enum Command {
         #[arg(long)]
         status: Option<String>,
     },
+    /// One signal with all its distinct matches, or (drift) every novel node.
+    Signal {
+        #[command(subcommand)]
+        command: SignalCommand,
+    },
     /// Accept a signal's suggestion: suppress its rule for its image and process.
     Suppress {
         signal_id: i64,
@@ -220,6 +225,17 @@ pub enum ProfileCommand {
     Show {
         /// IMAGE:VERSION
         profile: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SignalCommand {
+    /// Show one signal: everything the queue and the panel show, with every distinct match
+    /// and every novel node.
+    Show {
+        id: i64,
         #[arg(long)]
         json: bool,
     },

@@ -166,8 +166,84 @@ pub fn signals(src: &mut dyn Source, json: bool, filter: SignalFilter) -> Result
             s.rule_id,
             format!("{}:{}", s.image, s.version),
             model::event::base_name(&s.process.exec_path),
-            s.suggestion.as_ref().map(|g| g.text()).unwrap_or_default()
+            signal_note(&s)
         );
+    }
+    Ok(())
+}
+
+/// The last column of `wsprof signals`: the suggestion, a drift signal's size, and what the
+/// rate limit counted on the signal.
+fn signal_note(s: &store::SignalRow) -> String {
+    let mut parts = Vec::new();
+    if s.kind == "drift" {
+        parts.push(s.summary.clone());
+    }
+    if let Some(g) = &s.suggestion {
+        parts.push(g.text());
+    }
+    if let Some(n) = &s.rate_limit_note {
+        parts.push(format!("{n} (wsprof signal show {})", s.id));
+    }
+    parts.join("; ")
+}
+
+/// `wsprof signal show ID`: one signal with every distinct match or novel node.
+pub fn signal_show(src: &mut dyn Source, id: i64, json: bool) -> Result<()> {
+    let s = src.signal(id)?;
+    if json {
+        return print_json(&s);
+    }
+    let mut lineage = s.process.ancestors.clone();
+    lineage.reverse();
+    lineage.push(s.process.exec_path.clone());
+    println!("#{} {}  {}", s.id, s.rule_id, s.severity);
+    println!(
+        "status    {} ({} matches, first {}, last {})",
+        s.status,
+        s.count,
+        time(s.ts_ms),
+        time(s.last_ts_ms)
+    );
+    if !s.mitre.is_empty() {
+        println!("mitre     {}", s.mitre);
+    }
+    println!("image     {}:{}", s.image, s.version);
+    println!("container {}", s.container_id);
+    println!("event     {}", s.summary);
+    println!("process   {}", lineage.join(" > "));
+    if !s.reason.is_empty() {
+        println!("why       {}", s.reason);
+    }
+    if let Some(g) = &s.suggestion {
+        println!("suggest   {}", g.text());
+    } else if let Some(b) = &s.suggestion_block {
+        println!("no suggestion: {b}");
+    }
+    if !s.drift.is_empty() {
+        println!("\nnovel activity ({} nodes):", s.drift.len());
+        for l in crate::view::drift::tree_lines(&s.drift, false) {
+            println!("  {}{}", "  ".repeat(l.depth), l.text);
+        }
+    } else {
+        println!("\ndistinct matches ({}):", s.matches_total);
+        if let Some(n) = &s.rate_limit_note {
+            println!("  {n}");
+        }
+        for m in &s.matches {
+            let limited = if m.rate_limited > 0 {
+                format!("  ({} by the rate limit)", m.rate_limited)
+            } else {
+                String::new()
+            };
+            println!(
+                "  ×{:<5} {}  {} .. {}{limited}",
+                m.count,
+                m.summary,
+                time(m.first_ms),
+                time(m.last_ms)
+            );
+        }
     }
     Ok(())
 }

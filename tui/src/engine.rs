@@ -328,26 +328,34 @@ fn publish_outcomes(changes: &ChangeLog, outcomes: &[store::AddOutcome]) {
     use store::AddOutcome;
     let mut signals = Vec::new();
     let mut suppressions = Vec::new();
+    let mut new = Vec::new();
+    let mut reraised = Vec::new();
     for o in outcomes {
         match o {
-            AddOutcome::Inserted(id)
-            | AddOutcome::Deduplicated(id)
-            | AddOutcome::RateLimited(id) => signals.push(*id),
+            AddOutcome::Inserted(id) => {
+                signals.push(*id);
+                new.push(*id);
+            }
+            AddOutcome::Deduplicated(id) | AddOutcome::RateLimited(id) => signals.push(*id),
             AddOutcome::Suppressed(id) => suppressions.push(*id),
+            AddOutcome::Drift(d) => {
+                signals.push(d.signal_id);
+                if d.new_signal {
+                    new.push(d.signal_id);
+                }
+                if d.reraised {
+                    reraised.push(d.signal_id);
+                }
+            }
         }
     }
     if !signals.is_empty() {
-        let new: Vec<i64> = outcomes
-            .iter()
-            .filter_map(|o| match o {
-                AddOutcome::Inserted(id) => Some(*id),
-                _ => None,
-            })
-            .collect();
-        changes.publish(
-            ChangeKind::Signals,
-            serde_json::json!({ "signals": signals, "new": new }),
-        );
+        let mut detail = serde_json::json!({ "signals": signals, "new": new });
+        if !reraised.is_empty() {
+            // drift that crossed into a category that matters: open again, severity up
+            detail["reraised"] = reraised.into();
+        }
+        changes.publish(ChangeKind::Signals, detail);
     }
     if !suppressions.is_empty() {
         changes.publish(

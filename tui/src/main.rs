@@ -7,8 +7,8 @@ use std::sync::Arc;
 use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
 use wsprof_tui::cli::{
-    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RulesCommand, SnapshotsCommand,
-    StoreCommand,
+    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RulesCommand, SignalCommand,
+    SnapshotsCommand, StoreCommand,
 };
 use wsprof_tui::client::{self, AgentClient, Target};
 use wsprof_tui::config::{Effective, Flags, Settings};
@@ -99,6 +99,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
         } => commands::profile_show(&mut *source(&cli)?, profile, *json),
+        Command::Signal {
+            command: SignalCommand::Show { id, json },
+        } => commands::signal_show(&mut *source(&cli)?, *id, *json),
         Command::Signals {
             json,
             image,

@@ -123,6 +123,14 @@ impl Source for Store {
                 StoreError::Refused(format!("signal {} is {}, not open", s.id, s.status)).into(),
             );
         }
+        if s.kind == model::signal::SignalKind::Drift.as_str() {
+            return Err(StoreError::Refused(format!(
+                "signal {} is drift and cannot be suppressed: {}",
+                s.id,
+                store::DRIFT_BLOCK
+            ))
+            .into());
+        }
         if s.suggestion.is_none() && !req.force {
             let why = match &s.suggestion_block {
                 Some(b) => b.clone(),

@@ -406,3 +406,56 @@ fn filters_and_view_profile_from_signal() {
         .label;
     assert_eq!(sel, "/usr/sbin/nginx");
 }
+
+#[test]
+fn drift_signal_line_shows_its_size_and_the_panel_its_novel_tree() {
+    let mut h = Harness::new();
+    let c = container(2, "nginx", "1.25.3");
+    let mut det = store::detect::Detector::new(
+        model::rule::RuleSet::parse("", model::rule::RuleFormat::Toml, "test").unwrap(),
+    );
+    let bash = ["/usr/sbin/nginx", "/bin/bash"];
+    let t = T0 + 55_000_000;
+    let open = |p: &str, a| EventKind::Open {
+        path: p.into(),
+        access: a,
+    };
+    let events = [
+        ev(&c, &bash, &["bash"], EventKind::Exec, t),
+        ev(&c, &bash, &[], open("/etc/passwd", Access::READ), t + 1),
+        ev(&c, &bash, &[], open("/etc/shadow", Access::READ), t + 2),
+        ev(
+            &c,
+            &bash,
+            &[],
+            open("/etc/cron.d/job", Access::CREATE),
+            t + 3,
+        ),
+        ev(
+            &c,
+            &bash,
+            &[],
+            EventKind::Connect {
+                family: "tcp".into(),
+                addr: "203.0.113.7".into(),
+                port: 443,
+            },
+            t + 4,
+        ),
+        ev(&c, &bash, &[], open("/etc/shadow", Access::READ), t + 5),
+    ];
+    for e in &events {
+        det.on_event(&mut h.store, e, e.ts_ms).unwrap();
+    }
+    h.app.refresh(&mut h.store).unwrap();
+    h.act(&[Action::Signals, Action::Top]);
+    let sel = h.app.selected_signal().unwrap();
+    assert_eq!(sel.kind, "drift", "newest first");
+    assert_eq!(sel.drift.len(), 5);
+    assert_eq!(sel.summary, "drift: 5 novel nodes (1 exec, 3 file, 1 net)");
+    let s = h.screen();
+    assert!(s.contains("drift: 5 nodes"), "{s}");
+    assert!(s.contains("Novel activity (5 nodes)"), "{s}");
+    assert!(s.contains("/etc/shadow (read)  high ×2 TA0006"), "{s}");
+    insta::assert_snapshot!("signals_drift", s);
+}

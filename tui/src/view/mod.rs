@@ -1,5 +1,6 @@
 //! Drawing. Every function here reads the [`App`]; none changes it.
 
+pub mod drift;
 mod help;
 mod images;
 mod profile;

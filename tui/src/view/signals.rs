@@ -68,7 +68,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     severity_style(&s.severity),
                 )),
                 Cell::from(mark),
-                Cell::from(s.rule_id.clone()),
+                Cell::from(queue_rule(s)),
                 Cell::from(format!("{}:{}", s.image, s.version)),
                 Cell::from(model::event::base_name(&s.process.exec_path).to_string()),
                 Cell::from(count),
@@ -167,6 +167,17 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
     if !s.reason.is_empty() {
         lines.push(Line::from(vec![label("why"), Span::raw(s.reason.clone())]));
     }
+    if s.kind == "drift" {
+        // the novel tree is what matters here; drift gets no suggestion
+        push_drift(&mut lines, s);
+        f.render_widget(
+            Paragraph::new(lines)
+                .wrap(Wrap { trim: false })
+                .block(Block::default().borders(Borders::ALL).title(" Signal ")),
+            area,
+        );
+        return;
+    }
     lines.push(Line::raw(""));
     lines.push(Line::from(Span::styled(
         "Profile context",
@@ -247,12 +258,105 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
             }
         }
     }
+    push_matches(&mut lines, s);
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
             .block(Block::default().borders(Borders::ALL).title(" Signal ")),
         area,
     );
+}
+
+/// Distinct matches shown in the panel; the rest are counted.
+const PANEL_MATCHES: usize = 8;
+/// Novel nodes shown in the panel; the rest are counted.
+const PANEL_NODES: usize = 40;
+
+/// The RULE cell of the queue: a drift signal's size, or the rule with what the rate limit
+/// counted on it.
+fn queue_rule(s: &store::SignalRow) -> String {
+    if s.kind == "drift" {
+        // `drift: 37 novel nodes (5 exec, ...)` made to fit: the size first
+        s.summary
+            .replacen(" novel nodes", " nodes", 1)
+            .replacen(" novel node", " node", 1)
+    } else if s.rate_limited > 0 {
+        format!("{} (+{} rate-limited)", s.rule_id, s.rate_limited)
+    } else {
+        s.rule_id.clone()
+    }
+}
+
+fn heading(text: String) -> Line<'static> {
+    Line::from(Span::styled(
+        text,
+        Style::default()
+            .fg(Color::Cyan)
+            .add_modifier(Modifier::BOLD),
+    ))
+}
+
+/// The distinct matches of a rule signal (when there is more than its own), paged.
+fn push_matches(lines: &mut Vec<Line<'static>>, s: &store::SignalRow) {
+    if s.kind == "drift" || (s.matches_total <= 1 && s.rate_limited == 0) {
+        return;
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading(format!("Distinct matches ({})", s.matches_total)));
+    if let Some(note) = &s.rate_limit_note {
+        lines.push(Line::from(Span::styled(
+            note.clone(),
+            Style::default().fg(Color::Yellow),
+        )));
+    }
+    for m in s.matches.iter().take(PANEL_MATCHES) {
+        lines.push(Line::raw(format!(
+            "  ×{:<4} {}",
+            m.count,
+            cut(&m.summary, 120)
+        )));
+    }
+    let shown = s.matches.len().min(PANEL_MATCHES) as u64;
+    let rest = u64::from(s.matches_total).saturating_sub(shown);
+    if rest > 0 {
+        lines.push(Line::raw(format!(
+            "  … and {} (wsprof signal show {})",
+            plural(rest, "more match"),
+            s.id
+        )));
+    }
+}
+
+/// The novel tree of a drift signal, paged.
+fn push_drift(lines: &mut Vec<Line<'static>>, s: &store::SignalRow) {
+    if s.drift.is_empty() {
+        return;
+    }
+    lines.push(Line::raw(""));
+    lines.push(heading(format!(
+        "Novel activity ({})",
+        plural(s.drift.len() as u64, "node")
+    )));
+    let tree = super::drift::tree_lines(&s.drift, true);
+    for l in tree.iter().take(PANEL_NODES) {
+        let indent = "  ".repeat(l.depth + 1);
+        let style = if l.severity.is_empty() {
+            Style::default().fg(Color::DarkGray)
+        } else {
+            severity_style(&l.severity)
+        };
+        lines.push(Line::from(Span::styled(
+            format!("{indent}{}", l.text),
+            style,
+        )));
+    }
+    if tree.len() > PANEL_NODES {
+        lines.push(Line::raw(format!(
+            "  … and {} more lines (wsprof signal show {})",
+            tree.len() - PANEL_NODES,
+            s.id
+        )));
+    }
 }
 
 /// `1 signal`, `2 signals`, `3 matches`.

@@ -14,7 +14,7 @@ podman system service -t 0 "unix://$d/podman.sock" >/dev/null 2>&1 & svc=$!
 cleanup() { kill "$agent" "$svc" 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$d"; }
 trap cleanup EXIT
 for _ in $(seq 50); do [ -S "$d/podman.sock" ] && break; sleep 0.1; done
-# A store with data to answer from: the demo bundle (12 profiles, 411 signals).
+# A store with data to answer from: the demo bundle (12 profiles and its signals).
 "$bin" demo --headless --speed max --db "$d/a.duckdb" --log-file "$d/demo.log" >/dev/null
 "$bin" agent --db "$d/a.duckdb" --socket "$d/w.sock" --runtime-socket "$d/podman.sock" \
   --snapshot-interval 30s --log-file "$d/agent.log" >"$d/agent.out" 2>&1 & agent=$!

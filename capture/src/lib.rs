@@ -581,6 +581,7 @@ impl Engine {
                     id,
                     image: unit,
                     version,
+                    ..Default::default()
                 })
             }
         }

@@ -328,6 +328,7 @@ impl Resolver {
             id: container_id.to_string(),
             image,
             version,
+            ..Default::default()
         }
     }
 

@@ -48,6 +48,7 @@ impl SnapshotRow {
                 id: self.container_id,
                 image: self.image,
                 version: self.version,
+                ..Default::default()
             },
             host: self.host,
             started_ms: self.started_ms,

@@ -13,6 +13,7 @@ fn container(i: usize, image: &str, version: &str) -> ContainerRef {
         id: format!("{i:064x}"),
         image: image.into(),
         version: version.into(),
+        ..Default::default()
     }
 }
 

@@ -34,11 +34,9 @@ pub const TAG_NAMESPACE: &str = "namespace";
 impl ContainerRef {
     /// The value of tag `key` (`namespace` -> `payments`), if tagged.
     pub fn tag(&self, key: &str) -> Option<&str> {
-        self.tags.iter().find_map(|t| {
-            t.split_once(':')
-                .filter(|(k, _)| *k == key)
-                .map(|(_, v)| v)
-        })
+        self.tags
+            .iter()
+            .find_map(|t| t.split_once(':').filter(|(k, _)| *k == key).map(|(_, v)| v))
     }
 
     /// Set tag `key` to `value` (replacing an earlier value), keeping tags sorted.

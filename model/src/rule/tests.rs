@@ -747,7 +747,10 @@ fn container_tags_match_whole_tags() {
     assert!(holds(r#"container.tags =~ "^team:""#, &ev));
     assert!(!holds(r#"container.tags contains "pod:web-2""#, &ev));
     ev.container.tags.clear();
-    assert!(!holds(r#"container.tags contains "namespace:prod-eu""#, &ev));
+    assert!(!holds(
+        r#"container.tags contains "namespace:prod-eu""#,
+        &ev
+    ));
     assert!(holds(
         r#"!(container.tags contains "namespace:prod-eu") && container.image.name == "nginx""#,
         &ev

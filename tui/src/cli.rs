@@ -121,6 +121,12 @@ pub enum Command {
         /// open, suppressed or rejected
         #[arg(long)]
         status: Option<String>,
+        /// Only signals whose container carries this tag (`namespace:payments`, `pod:web-1`).
+        #[arg(long, value_name = "KEY:VALUE")]
+        tag: Option<String>,
+        /// Only signals from this Kubernetes namespace (same as `--tag namespace:NS`).
+        #[arg(long, value_name = "NS", conflicts_with = "tag")]
+        namespace: Option<String>,
     },
     /// Accept a signal's suggestion: suppress its rule for its image and process.
     Suppress {

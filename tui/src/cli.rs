@@ -212,7 +212,7 @@ pub struct CaptureArgs {
     /// Default: capture.max_containers of the config file, else 5.
     #[arg(long, value_name = "N")]
     pub max_containers: Option<usize>,
-    /// Docker-compatible API socket(s) to resolve images (default: docker's and podman's).
+    /// Runtime API socket(s) to resolve images: docker/podman, containerd or CRI-O (probed; default: whichever exists).
     #[arg(long = "runtime-socket", value_name = "PATH")]
     pub runtime_sockets: Vec<PathBuf>,
     /// Also profile processes outside containers.

@@ -395,7 +395,7 @@ fn run_loop(
             last_rate = (Instant::now(), engine.stats.events);
             engine.stats.profiled = engine.profiler.profiled();
             engine.stats.waiting_containers = engine.profiler.waiting();
-            engine.stats.unresolved = engine.resolver.unresolved(engine.cgroups_of.keys());
+            engine.stats.unresolved = engine.resolver.unresolved_seen();
             if let Ok(mut s) = shared.lock() {
                 *s = engine.stats.clone();
             }

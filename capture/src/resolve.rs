@@ -319,6 +319,12 @@ impl Resolver {
             .is_some_and(|c| c.image.is_some())
     }
 
+    /// Why each container seen is (still) unresolved (short id -> reason), for `status`;
+    /// containers that have exited stay listed: they were profiled as `unresolved`.
+    pub fn unresolved_seen(&self) -> BTreeMap<String, String> {
+        self.unresolved(self.images.keys())
+    }
+
     /// Why each of these containers is unresolved (short id -> reason), for `status`.
     pub fn unresolved<'a>(
         &self,

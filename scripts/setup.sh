@@ -10,8 +10,9 @@ log() { printf '[setup] %s\n' "$*"; }
 # 1. Debian packages: tmux (TUI end-to-end tests), LLVM 22 + bpftool (eBPF build), podman/runc/busybox
 #    (real containers in live-capture tests), dnsmasq (DNS in live tests), patchelf +
 #    binutils (scripts/package.sh: the binary's RUNPATH, readelf/objdump/strip), systemd (only for
-#    `systemd-analyze verify` of the packaged unit; nothing is started).
-PKGS=(tmux llvm-22-dev clang-22 bpftool libbpf-dev podman runc busybox-static dnsmasq-base patchelf binutils systemd)
+#    `systemd-analyze verify` of the packaged unit; nothing is started), containerd (the
+#    Kubernetes-host tests start a private instance of it; the system one is not enabled here).
+PKGS=(tmux llvm-22-dev clang-22 bpftool libbpf-dev podman runc busybox-static dnsmasq-base patchelf binutils systemd containerd)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -365,6 +365,7 @@ mod tests {
                 id: "c".into(),
                 image: "i".into(),
                 version: "1".into(),
+                ..Default::default()
             },
             process: model::ProcessInfo {
                 exec_path: "/bin/mkdir".into(),

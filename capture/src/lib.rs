@@ -19,6 +19,7 @@ pub mod loader;
 pub mod procs;
 pub mod profiler;
 pub mod resolve;
+pub mod runtime;
 
 use aya::maps::{Array, MapData, PerCpuArray, RingBuf};
 use capture_common::*;
@@ -137,6 +138,10 @@ pub struct CaptureStats {
     pub waiting_containers: usize,
     pub attached_programs: usize,
     pub skipped_programs: Vec<String>,
+    /// Containers seen whose runtime could not name their image: short id -> why
+    /// ("containerd at /x.sock: connection refused").
+    #[serde(default)]
+    pub unresolved: BTreeMap<String, String>,
 }
 
 /// Outputs queued for the consumer at most; past that, events are dropped and counted
@@ -390,6 +395,7 @@ fn run_loop(
             last_rate = (Instant::now(), engine.stats.events);
             engine.stats.profiled = engine.profiler.profiled();
             engine.stats.waiting_containers = engine.profiler.waiting();
+            engine.stats.unresolved = engine.resolver.unresolved_seen();
             if let Ok(mut s) = shared.lock() {
                 *s = engine.stats.clone();
             }
@@ -485,6 +491,8 @@ pub struct Engine {
     first_seen: HashMap<String, i64>,
     /// cgroup id and path of each container / host workload seen.
     cgroups_of: HashMap<String, (u64, String)>,
+    /// This host's name: every container is tagged `host:NAME`.
+    host: String,
 }
 
 impl Engine {
@@ -498,7 +506,8 @@ impl Engine {
         Engine {
             procs: ProcTable::default(),
             resolver: Resolver::new(cgroup_root, opts.runtime_sockets.clone()),
-            profiler: Profiler::new(opts.max_containers, host),
+            profiler: Profiler::new(opts.max_containers, host.clone()),
+            host,
             stats: CaptureStats::default(),
             capture_host: opts.capture_host,
             emit_events: opts.emit_events,
@@ -550,7 +559,9 @@ impl Engine {
                 self.cgroups_of
                     .entry(id.clone())
                     .or_insert((h.cgroup_id, path));
-                Some(self.resolver.container_ref(&id))
+                let mut c = self.resolver.container_ref(&id);
+                c.set_tag(model::event::TAG_HOST, &self.host);
+                Some(c)
             }
             CgroupKind::Host { path } => {
                 if !self.capture_host {
@@ -581,6 +592,7 @@ impl Engine {
                     id,
                     image: unit,
                     version,
+                    ..Default::default()
                 })
             }
         }

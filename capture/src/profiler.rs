@@ -119,10 +119,8 @@ impl Profiler {
             );
         }
         let slot = self.slots.get_mut(id).expect("slot exists");
-        if slot.container.image != ev.container.image
-            || slot.container.version != ev.container.version
-        {
-            // Image resolved late (was `unresolved`): adopt the resolved name.
+        if slot.container != ev.container {
+            // Image resolved late (was `unresolved`), or tags learnt: adopt them.
             slot.container = ev.container.clone();
         }
         slot.tree.record(ev);
@@ -225,6 +223,7 @@ mod tests {
                 id: id.into(),
                 image: "demo/web".into(),
                 version: "1.0".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 pid: 1,

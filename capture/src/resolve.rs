@@ -1,23 +1,17 @@
-//! cgroup id -> cgroup path -> container id -> image name and version (through the
-//! runtime's Docker-compatible API on a unix socket), cached.
+//! cgroup id -> cgroup path -> container id -> image name, version, digest and tags
+//! (through the runtime's API on a unix socket: Docker-compatible, containerd or CRI-O,
+//! see `runtime`), cached.
 
+pub use crate::runtime::docker::http_get_unix;
+pub use crate::runtime::DEFAULT_SOCKETS;
+use crate::runtime::{ContainerInfo, RuntimeSocket};
 use model::ContainerRef;
 use regex::Regex;
-use std::collections::HashMap;
-use std::io::{Read, Write};
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-/// Sockets tried when none is given: docker, then podman (rootful).
-pub const DEFAULT_SOCKETS: [&str; 4] = [
-    "/run/docker.sock",
-    "/var/run/docker.sock",
-    "/run/podman/podman.sock",
-    "/var/run/podman/podman.sock",
-];
 
 /// Image version used when the runtime cannot be asked (no socket answers).
 pub const UNRESOLVED_IMAGE: &str = "unresolved";
@@ -86,58 +80,6 @@ pub fn image_name_version(config_image: &str, image_id: &str) -> (String, String
     (n.to_string(), version)
 }
 
-/// Minimal HTTP/1.0 GET over a unix socket (Docker-compatible APIs answer without chunking
-/// to HTTP/1.0; chunked bodies are decoded anyway).
-pub fn http_get_unix(
-    socket: &Path,
-    path: &str,
-    timeout: Duration,
-) -> std::io::Result<(u16, String)> {
-    let mut s = UnixStream::connect(socket)?;
-    s.set_read_timeout(Some(timeout))?;
-    s.set_write_timeout(Some(timeout))?;
-    write!(
-        s,
-        "GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"
-    )?;
-    let mut raw = Vec::new();
-    s.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text
-        .split_once("\r\n\r\n")
-        .ok_or_else(|| std::io::Error::other("malformed HTTP response"))?;
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse::<u16>().ok())
-        .ok_or_else(|| std::io::Error::other("malformed HTTP status line"))?;
-    let chunked = head.lines().any(|l| {
-        l.to_ascii_lowercase().starts_with("transfer-encoding:")
-            && l.to_ascii_lowercase().contains("chunked")
-    });
-    let body = if chunked {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
-    Ok((status, body))
-}
-
-fn dechunk(mut body: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = body.split_once("\r\n") {
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
-            break;
-        };
-        if n == 0 || rest.len() < n {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        body = rest[n..].trim_start_matches("\r\n");
-    }
-    out
-}
-
 /// What a cgroup is, as far as capture cares.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CgroupKind {
@@ -145,36 +87,64 @@ pub enum CgroupKind {
     Host { path: String },
 }
 
+/// A container's image and tags as its runtime described them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub image: String,
+    pub version: String,
+    pub digest: String,
+    pub tags: Vec<String>,
+}
+
+impl Resolved {
+    pub fn of(info: &ContainerInfo) -> Resolved {
+        let (image, version) = image_name_version(&info.image, &info.digest);
+        Resolved {
+            image,
+            version,
+            digest: info.digest.clone(),
+            tags: info.tags(),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 struct CachedImage {
-    image: Option<(String, String)>,
+    image: Option<Resolved>,
+    /// Why no runtime could say (when `image` is None).
+    reason: String,
     at: Instant,
 }
 
 /// Cached resolution of cgroups and containers.
 pub struct Resolver {
     cgroup_root: PathBuf,
-    sockets: Vec<PathBuf>,
+    sockets: Vec<RuntimeSocket>,
     cgroups: HashMap<u64, CgroupKind>,
     images: HashMap<String, CachedImage>,
     /// Retry an unresolved container image after this long.
     retry: Duration,
+    /// Sockets named by the user (a missing one is reported, not skipped).
+    explicit_sockets: Option<usize>,
     pub api_calls: u64,
 }
 
 impl Resolver {
     pub fn new(cgroup_root: PathBuf, sockets: Vec<PathBuf>) -> Resolver {
+        let explicit_sockets = (!sockets.is_empty()).then_some(sockets.len());
         let sockets = if sockets.is_empty() {
             DEFAULT_SOCKETS.iter().map(PathBuf::from).collect()
         } else {
             sockets
         };
+        let sockets = sockets.into_iter().map(RuntimeSocket::new).collect();
         Resolver {
             cgroup_root,
             sockets,
             cgroups: HashMap::new(),
             images: HashMap::new(),
             retry: Duration::from_secs(2),
+            explicit_sockets,
             api_calls: 0,
         }
     }
@@ -262,72 +232,83 @@ impl Resolver {
     /// The container's image name and version, asking the runtime API (cached; an
     /// unresolved container is asked again after a short while). `None` while unknown.
     pub fn image(&mut self, container_id: &str) -> Option<(String, String)> {
-        if let Some(c) = self.images.get(container_id) {
-            if c.image.is_some() || c.at.elapsed() < self.retry {
-                return c.image.clone();
-            }
-        }
-        let image = self.ask_runtime(container_id);
-        self.images.insert(
-            container_id.to_string(),
-            CachedImage {
-                image: image.clone(),
-                at: Instant::now(),
-            },
-        );
-        image
+        self.resolve(container_id)
+            .map(|r| (r.image.clone(), r.version.clone()))
     }
 
-    fn ask_runtime(&mut self, container_id: &str) -> Option<(String, String)> {
-        for sock in &self.sockets {
-            if !sock.exists() {
+    /// The container's image, digest and tags (cached; see [`Resolver::image`]).
+    pub fn resolve(&mut self, container_id: &str) -> Option<&Resolved> {
+        let due = match self.images.get(container_id) {
+            Some(c) => c.image.is_none() && c.at.elapsed() >= self.retry,
+            None => true,
+        };
+        if due {
+            let (image, reason) = match self.ask_runtime(container_id) {
+                Ok(r) => (Some(r), String::new()),
+                Err(reason) => {
+                    tracing::debug!(container_id, "unresolved: {reason}");
+                    (None, reason)
+                }
+            };
+            self.images.insert(
+                container_id.to_string(),
+                CachedImage {
+                    image,
+                    reason,
+                    at: Instant::now(),
+                },
+            );
+        }
+        self.images.get(container_id).and_then(|c| c.image.as_ref())
+    }
+
+    /// Ask each socket in turn; the first that knows the container wins. The error says
+    /// why none did, socket by socket ("containerd at /x.sock: connection refused").
+    fn ask_runtime(&mut self, container_id: &str) -> Result<Resolved, String> {
+        let mut why = Vec::new();
+        let mut existing = 0;
+        for sock in &mut self.sockets {
+            if !sock.path.exists() && self.explicit_sockets.is_none() {
                 continue;
             }
+            existing += 1;
             self.api_calls += 1;
-            match http_get_unix(
-                sock,
-                &format!("/v1.41/containers/{container_id}/json"),
-                Duration::from_secs(2),
-            ) {
-                Ok((200, body)) => {
-                    let v: serde_json::Value = match serde_json::from_str(&body) {
-                        Ok(v) => v,
-                        Err(e) => {
-                            tracing::warn!(socket = %sock.display(), "runtime API sent bad JSON: {e}");
-                            continue;
-                        }
-                    };
-                    let config_image = v["Config"]["Image"]
-                        .as_str()
-                        .or_else(|| v["ImageName"].as_str())
-                        .unwrap_or("");
-                    let image_id = v["Image"].as_str().unwrap_or("");
-                    return Some(image_name_version(config_image, image_id));
-                }
-                Ok((status, _)) => {
-                    tracing::debug!(socket = %sock.display(), status, container_id, "container not known to this runtime");
-                }
-                Err(e) => {
-                    tracing::debug!(socket = %sock.display(), "runtime API unreachable: {e}");
-                }
+            match sock.container(container_id, Duration::from_secs(2)) {
+                Ok(Some(info)) => return Ok(Resolved::of(&info)),
+                Ok(None) => why.push(format!(
+                    "{} at {}: no such container",
+                    sock.kind().unwrap_or(crate::runtime::RuntimeKind::Unknown),
+                    sock.path.display()
+                )),
+                Err(e) => why.push(e.to_string()),
             }
         }
-        None
+        if existing == 0 {
+            return Err(format!(
+                "no runtime socket found (tried {})",
+                DEFAULT_SOCKETS.join(", ")
+            ));
+        }
+        Err(why.join("; "))
     }
 
-    /// The ContainerRef of a container id: resolved image, or `unresolved` with the short id
-    /// as version when no runtime answers.
+    /// The ContainerRef of a container id: resolved image with digest and tags, or
+    /// `unresolved` with the short id as version when no runtime answers.
     pub fn container_ref(&mut self, container_id: &str) -> ContainerRef {
-        let (image, version) = self.image(container_id).unwrap_or_else(|| {
-            (
-                UNRESOLVED_IMAGE.to_string(),
-                container_id.chars().take(12).collect(),
-            )
-        });
-        ContainerRef {
-            id: container_id.to_string(),
-            image,
-            version,
+        match self.resolve(container_id) {
+            Some(r) => ContainerRef {
+                id: container_id.to_string(),
+                image: r.image.clone(),
+                version: r.version.clone(),
+                tags: r.tags.clone(),
+                digest: r.digest.clone(),
+            },
+            None => ContainerRef {
+                id: container_id.to_string(),
+                image: UNRESOLVED_IMAGE.to_string(),
+                version: container_id.chars().take(12).collect(),
+                ..Default::default()
+            },
         }
     }
 
@@ -336,6 +317,26 @@ impl Resolver {
         self.images
             .get(container_id)
             .is_some_and(|c| c.image.is_some())
+    }
+
+    /// Why each container seen is (still) unresolved (short id -> reason), for `status`;
+    /// containers that have exited stay listed: they were profiled as `unresolved`.
+    pub fn unresolved_seen(&self) -> BTreeMap<String, String> {
+        self.unresolved(self.images.keys())
+    }
+
+    /// Why each of these containers is unresolved (short id -> reason), for `status`.
+    pub fn unresolved<'a>(
+        &self,
+        ids: impl Iterator<Item = &'a String>,
+    ) -> BTreeMap<String, String> {
+        ids.filter_map(|id| {
+            let c = self.images.get(id)?;
+            c.image
+                .is_none()
+                .then(|| (id.chars().take(12).collect(), c.reason.clone()))
+        })
+        .collect()
     }
 }
 
@@ -364,6 +365,21 @@ pub fn cgroup2_mount() -> Option<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{Read, Write};
+
+    /// One HTTP request's head (it may arrive in several writes).
+    fn read_request(c: &mut std::os::unix::net::UnixStream) -> String {
+        let mut req = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !req.ends_with(b"\r\n\r\n") {
+            let n = c.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            req.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&req).into_owned()
+    }
 
     const ID: &str = "3f2b5c9a1d0e4f6a8b7c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c";
 
@@ -426,27 +442,29 @@ mod tests {
     }
 
     #[test]
-    fn dechunks_bodies() {
-        assert_eq!(dechunk("4\r\nWiki\r\n5\r\npedia\r\n0\r\n\r\n"), "Wikipedia");
-    }
-
-    #[test]
     fn http_over_unix_socket() {
         use std::os::unix::net::UnixListener;
         let dir = tempfile::tempdir().unwrap();
         let sock = dir.path().join("api.sock");
         let l = UnixListener::bind(&sock).unwrap();
+        // The kind of socket is probed first (docker's `/_ping`), then the container asked.
         let t = std::thread::spawn(move || {
-            let (mut c, _) = l.accept().unwrap();
-            let mut buf = [0u8; 1024];
-            let n = c.read(&mut buf).unwrap();
-            let req = String::from_utf8_lossy(&buf[..n]).to_string();
-            c.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"Config\":{\"Image\":\"localhost/demo/db:2\"},\"Image\":\"sha256:1\"}")
-                .unwrap();
-            req
+            let mut reqs = Vec::new();
+            for answer in [
+                "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nOK",
+                "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{\"Config\":{\"Image\":\"localhost/demo/db:2\",\"Labels\":{\"io.kubernetes.pod.namespace\":\"payments\"}},\"Image\":\"sha256:1\",\"Name\":\"/db-1\"}",
+            ] {
+                let (mut c, _) = l.accept().unwrap();
+                reqs.push(read_request(&mut c));
+                c.write_all(answer.as_bytes()).unwrap();
+            }
+            reqs.pop().unwrap()
         });
         let mut r = Resolver::new(dir.path().to_path_buf(), vec![sock]);
         assert_eq!(r.image(ID), Some(("demo/db".into(), "2".into())));
+        let c = r.container_ref(ID);
+        assert_eq!(c.digest, "sha256:1");
+        assert_eq!(c.tags, ["container:db-1", "namespace:payments"]);
         let req = t.join().unwrap();
         assert!(
             req.starts_with(&format!("GET /v1.41/containers/{ID}/json HTTP/1.0")),
@@ -455,5 +473,69 @@ mod tests {
         // Cached: no second request (the listener is gone).
         assert_eq!(r.image(ID), Some(("demo/db".into(), "2".into())));
         assert_eq!(r.api_calls, 1);
+    }
+
+    /// A fake CRI-O: `/_ping` is unknown to it, `/info` and `/containers/ID` answer as
+    /// CRI-O does (recorded JSON).
+    #[test]
+    fn crio_socket_is_recognised_and_answers_with_labels() {
+        use std::os::unix::net::UnixListener;
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("crio.sock");
+        let l = UnixListener::bind(&sock).unwrap();
+        let t = std::thread::spawn(move || {
+            let mut paths = Vec::new();
+            for _ in 0..3 {
+                let (mut c, _) = l.accept().unwrap();
+                let req = read_request(&mut c);
+                let path = req.split_whitespace().nth(1).unwrap().to_string();
+                let (status, body) = match path.as_str() {
+                    "/info" => ("200 OK", r#"{"storage_driver":"overlay","storage_root":"/var/lib/containers/storage","cgroup_driver":"systemd","default_id_mappings":{"uids":null,"gids":null}}"#.to_string()),
+                    p if p == format!("/containers/{ID}") => ("200 OK", crate::runtime::crio::FIXTURE.to_string()),
+                    _ => ("404 Not Found", "404 page not found".to_string()),
+                };
+                write!(c, "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()).unwrap();
+                paths.push(path);
+            }
+            paths
+        });
+        let mut r = Resolver::new(dir.path().to_path_buf(), vec![sock]);
+        let c = r.container_ref(ID);
+        assert_eq!((c.image.as_str(), c.version.as_str()), ("acme/web", "1.0"));
+        assert_eq!(c.digest, "sha256:4c1f0e6c2a");
+        assert!(
+            c.tags.contains(&"namespace:payments".to_string()),
+            "{:?}",
+            c.tags
+        );
+        assert!(c.tags.contains(&"pod:web-1".to_string()));
+        assert!(c.tags.contains(&"container:web".to_string()));
+        assert_eq!(
+            t.join().unwrap(),
+            [
+                "/_ping".to_string(),
+                "/info".into(),
+                format!("/containers/{ID}")
+            ]
+        );
+    }
+
+    #[test]
+    fn unreachable_runtime_leaves_an_unresolved_container_with_the_reason() {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("containerd.sock");
+        drop(std::os::unix::net::UnixListener::bind(&sock).unwrap());
+        let mut r = Resolver::new(dir.path().to_path_buf(), vec![sock.clone()]);
+        let c = r.container_ref(ID);
+        assert_eq!(c.image, UNRESOLVED_IMAGE);
+        assert_eq!(c.version, &ID[..12]);
+        let why = r.unresolved([ID.to_string()].iter());
+        assert_eq!(
+            why[&ID[..12]],
+            format!(
+                "containerd at {}: Connection refused (os error 111)",
+                sock.display()
+            )
+        );
     }
 }

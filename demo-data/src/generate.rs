@@ -67,6 +67,7 @@ impl<'a> ContainerRun<'a> {
             id: prng.hex(64),
             image: model.image.to_string(),
             version: model.version.to_string(),
+            ..Default::default()
         };
         ContainerRun {
             model,

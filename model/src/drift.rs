@@ -428,6 +428,7 @@ mod tests {
                 id: "c".into(),
                 image: "web".into(),
                 version: "1".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 pid: 3,
@@ -466,6 +467,7 @@ mod tests {
                     id: format!("c{i}"),
                     image: "web".into(),
                     version: "1".into(),
+                    ..Default::default()
                 },
                 host: String::new(),
                 started_ms: 0,

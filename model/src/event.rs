@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// The container an event came from, resolved to its image.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 pub struct ContainerRef {
     /// Full container id (64 hex for docker/podman/containerd).
     pub id: String,
@@ -16,6 +16,36 @@ pub struct ContainerRef {
     pub image: String,
     /// Image version: the tag, or the digest where there is no tag.
     pub version: String,
+    /// `key:value` tags, sorted: `host:`, `container:` (its name), `pod:`, `namespace:` and
+    /// the runtime's other labels. Absent in files written before tags existed.
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Digest of the image the container runs (`sha256:..`), empty when unknown.
+    #[serde(default)]
+    pub digest: String,
+}
+
+/// Tag keys the kubelet's labels map to (`io.kubernetes.pod.namespace` -> `namespace`, ...).
+pub const TAG_HOST: &str = "host";
+pub const TAG_CONTAINER: &str = "container";
+pub const TAG_POD: &str = "pod";
+pub const TAG_NAMESPACE: &str = "namespace";
+
+impl ContainerRef {
+    /// The value of tag `key` (`namespace` -> `payments`), if tagged.
+    pub fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find_map(|t| t.split_once(':').filter(|(k, _)| *k == key).map(|(_, v)| v))
+    }
+
+    /// Set tag `key` to `value` (replacing an earlier value), keeping tags sorted.
+    pub fn set_tag(&mut self, key: &str, value: &str) {
+        self.tags
+            .retain(|t| t.split_once(':').map(|(k, _)| k) != Some(key));
+        self.tags.push(format!("{key}:{value}"));
+        self.tags.sort();
+    }
 }
 
 /// The process that did something, with its exec lineage.
@@ -370,6 +400,7 @@ mod tests {
                 id: "c1".into(),
                 image: "nginx".into(),
                 version: "1.25".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 pid: 7,

@@ -261,6 +261,7 @@ mod tests {
             id: format!("c{i}"),
             image: "web".into(),
             version: "1".into(),
+            ..Default::default()
         };
         let mut tree = ActivityTree::default();
         tree.record(&Event {

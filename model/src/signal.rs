@@ -232,6 +232,7 @@ mod tests {
                 id: "c".into(),
                 image: "web".into(),
                 version: "1".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 pid: 3,
@@ -264,6 +265,7 @@ mod tests {
                     id: format!("c{i}"),
                     image: "web".into(),
                     version: "1".into(),
+                    ..Default::default()
                 },
                 host: String::new(),
                 started_ms: i as i64,

@@ -126,6 +126,7 @@ mod tests {
                 id: "c".into(),
                 image: "web".into(),
                 version: "1".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 exec_path: "/usr/sbin/nginx".into(),
@@ -142,6 +143,7 @@ mod tests {
                 id: "c".into(),
                 image: "web".into(),
                 version: "1".into(),
+                ..Default::default()
             },
             host: "h".into(),
             started_ms: 0,

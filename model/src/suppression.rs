@@ -62,6 +62,7 @@ mod tests {
                 id: "c".into(),
                 image: "nginx".into(),
                 version: "1".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 exec_path: "/bin/sh".into(),

@@ -448,6 +448,7 @@ mod tests {
                 id: "c".into(),
                 image: "img".into(),
                 version: "1".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 pid: 1,

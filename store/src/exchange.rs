@@ -104,7 +104,8 @@ impl Store {
             .execute(
                 &format!(
                     "COPY (SELECT {SNAPSHOT_FORMAT_VERSION}::INTEGER AS format_version, s.snapshot_id, s.container_id,
-                                  p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json
+                                  p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json,
+                                  s.tags_json, s.image_digest
                            FROM snapshots s JOIN profiles p USING (profile_id)
                            ORDER BY s.started_ms, s.snapshot_id)
                      TO {tmp_lit} (FORMAT parquet)"
@@ -135,13 +136,29 @@ impl Store {
                 source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
             });
         }
+        // Files written before tags existed lack `tags_json` and `image_digest`.
+        let columns = "format_version, snapshot_id, container_id, image, version, host, started_ms, ended_ms, tree_json";
+        let with_tags = self
+            .conn()
+            .prepare(&format!(
+                "SELECT {columns}, tags_json, image_digest FROM read_parquet(?)"
+            ))
+            .and_then(|mut s| s.execute([path.to_string_lossy().to_string()]).map(|_| ()))
+            .is_ok();
+        let extra = if with_tags {
+            "tags_json, image_digest"
+        } else {
+            "'[]' AS tags_json, '' AS image_digest"
+        };
         let mut stmt = self
             .conn()
-            .prepare(
-                "SELECT format_version, snapshot_id, container_id, image, version, host, started_ms, ended_ms, tree_json
-                 FROM read_parquet(?)",
-            )
-            .map_err(|e| err(format!("not a wsprof snapshot Parquet file ({})", first_line(&e.to_string()))))?;
+            .prepare(&format!("SELECT {columns}, {extra} FROM read_parquet(?)"))
+            .map_err(|e| {
+                err(format!(
+                    "not a wsprof snapshot Parquet file ({})",
+                    first_line(&e.to_string())
+                ))
+            })?;
         let path_str = path.to_string_lossy().to_string();
         let rows = stmt
             .query_map([path_str], |r| {

@@ -202,18 +202,25 @@ fn ingest_one(
     let nodes = s.tree.nodes();
     let tree_json =
         serde_json::to_string(&s.tree).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    tx.prepare("INSERT INTO snapshots VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")?
-        .execute(params![
-            s.id,
-            p.id,
-            s.container.id,
-            s.host,
-            s.started_ms,
-            s.ended_ms,
-            merged,
-            nodes.len() as i64,
-            tree_json
-        ])?;
+    let tags_json = serde_json::to_string(&s.container.tags).unwrap_or_else(|_| "[]".into());
+    tx.prepare(
+        "INSERT INTO snapshots (snapshot_id, profile_id, container_id, host, started_ms, ended_ms,
+            merged, node_count, tree_json, tags_json, image_digest)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )?
+    .execute(params![
+        s.id,
+        p.id,
+        s.container.id,
+        s.host,
+        s.started_ms,
+        s.ended_ms,
+        merged,
+        nodes.len() as i64,
+        tree_json,
+        tags_json,
+        s.container.digest
+    ])?;
     for n in &nodes {
         let args = serde_json::to_string(&n.args).unwrap_or_else(|_| "[]".into());
         let parent = n.parent().map(|k| k.0);

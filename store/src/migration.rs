@@ -159,10 +159,20 @@ CREATE TABLE capture_stats (
             last_ms    BIGINT NOT NULL
         );",
     ),
+    (
+        5,
+        // Kubernetes hosts: the tags of the container (host, container name, pod, namespace,
+        // labels; a JSON array of `key:value`) and the digest of the image it ran, on every
+        // snapshot and signal. The profile key stays {image, version}.
+        "ALTER TABLE snapshots ADD COLUMN tags_json VARCHAR DEFAULT '[]';
+         ALTER TABLE snapshots ADD COLUMN image_digest VARCHAR DEFAULT '';
+         ALTER TABLE signals ADD COLUMN tags_json VARCHAR DEFAULT '[]';
+         ALTER TABLE signals ADD COLUMN image_digest VARCHAR DEFAULT '';",
+    ),
 ];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 4;
+pub const LATEST: i64 = 5;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(

@@ -9,10 +9,11 @@ use model::snapshot::Snapshot;
 use model::tree::{NodeKey, NodeKind};
 use model::Profile;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A snapshot as stored and exported, read from `snapshot_id, container_id, image,
-/// version, host, started_ms, ended_ms, tree_json` starting at column `first`.
+/// version, host, started_ms, ended_ms, tree_json, tags_json, image_digest` starting at
+/// column `first`.
 pub(crate) struct SnapshotRow {
     id: String,
     container_id: String,
@@ -22,6 +23,8 @@ pub(crate) struct SnapshotRow {
     started_ms: i64,
     ended_ms: i64,
     tree_json: String,
+    tags_json: String,
+    digest: String,
 }
 
 impl SnapshotRow {
@@ -35,6 +38,8 @@ impl SnapshotRow {
             started_ms: r.get(first + 5)?,
             ended_ms: r.get(first + 6)?,
             tree_json: r.get(first + 7)?,
+            tags_json: r.get(first + 8)?,
+            digest: r.get(first + 9)?,
         })
     }
 
@@ -42,12 +47,16 @@ impl SnapshotRow {
     pub(crate) fn into_snapshot(self) -> Result<Snapshot, String> {
         let tree = serde_json::from_str(&self.tree_json)
             .map_err(|e| format!("`{}`: tree: {e}", self.id))?;
+        let tags = serde_json::from_str(&self.tags_json)
+            .map_err(|e| format!("`{}`: tags: {e}", self.id))?;
         Ok(Snapshot {
             id: self.id,
             container: model::ContainerRef {
                 id: self.container_id,
                 image: self.image,
                 version: self.version,
+                tags,
+                digest: self.digest,
             },
             host: self.host,
             started_ms: self.started_ms,
@@ -82,6 +91,15 @@ pub struct ProfileSummary {
     pub first_snapshot_ms: Option<i64>,
     pub last_updated_ms: Option<i64>,
     pub open_signals: u32,
+    /// The union of its snapshots' tags (`namespace:payments`, `pod:web-1`, ...).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The image digests its snapshots came from.
+    #[serde(default)]
+    pub digests: Vec<String>,
+    /// More than one digest under one tag: the image was retagged, behaviour may differ.
+    #[serde(default)]
+    pub digest_changed: bool,
 }
 
 /// One node of a profile as the profile screen shows it.
@@ -108,6 +126,10 @@ pub struct SnapshotSummary {
     pub ended_ms: i64,
     pub merged: bool,
     pub nodes: u32,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub digest: String,
 }
 
 impl Reads<'_> {
@@ -137,9 +159,44 @@ impl Reads<'_> {
                 first_snapshot_ms: r.get(8)?,
                 last_updated_ms: r.get(9)?,
                 open_signals: r.get::<_, i64>(10)? as u32,
+                tags: Vec::new(),
+                digests: Vec::new(),
+                digest_changed: false,
             })
         })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        let mut out: Vec<ProfileSummary> = rows.collect::<Result<_, _>>()?;
+        // Tags and digests: few distinct values per profile, unioned here.
+        let mut stmt = self.conn.prepare(
+            "SELECT DISTINCT p.image, p.version, s.tags_json, s.image_digest
+             FROM snapshots s JOIN profiles p USING (profile_id)",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
+        let mut seen: BTreeMap<(String, String), (BTreeSet<String>, BTreeSet<String>)> =
+            BTreeMap::new();
+        for row in rows {
+            let (image, version, tags_json, digest) = row?;
+            let e = seen.entry((image, version)).or_default();
+            let tags: Vec<String> = serde_json::from_str(&tags_json).unwrap_or_default();
+            e.0.extend(tags);
+            if !digest.is_empty() {
+                e.1.insert(digest);
+            }
+        }
+        for p in &mut out {
+            if let Some((tags, digests)) = seen.remove(&(p.image.clone(), p.version.clone())) {
+                p.tags = tags.into_iter().collect();
+                p.digests = digests.into_iter().collect();
+                p.digest_changed = p.digests.len() > 1;
+            }
+        }
+        Ok(out)
     }
 
     fn profile_row(&self, image: &str, version: &str) -> Result<Option<ProfileRow>> {
@@ -259,7 +316,8 @@ impl Reads<'_> {
         version: &str,
     ) -> Result<Vec<SnapshotSummary>> {
         let mut stmt = self.conn.prepare(
-            "SELECT s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count
+            "SELECT s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count,
+                    s.tags_json, s.image_digest
              FROM snapshots s JOIN profiles p USING (profile_id)
              WHERE p.image = ? AND p.version = ? ORDER BY s.ended_ms DESC, s.snapshot_id",
         )?;
@@ -272,6 +330,8 @@ impl Reads<'_> {
                 ended_ms: r.get(4)?,
                 merged: r.get(5)?,
                 nodes: r.get::<_, i64>(6)? as u32,
+                tags: serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default(),
+                digest: r.get(8)?,
             })
         })?;
         Ok(rows.collect::<Result<_, _>>()?)
@@ -290,7 +350,8 @@ impl Reads<'_> {
     fn load_snapshots(&self, which: Option<(&str, &str)>) -> Result<Vec<Snapshot>> {
         let (image, version) = which.unwrap_or(("", ""));
         let mut stmt = self.conn.prepare(
-            "SELECT s.snapshot_id, s.container_id, p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json
+            "SELECT s.snapshot_id, s.container_id, p.image, p.version, s.host, s.started_ms, s.ended_ms, s.tree_json,
+                    s.tags_json, s.image_digest
              FROM snapshots s JOIN profiles p USING (profile_id)
              WHERE ? OR (p.image = ? AND p.version = ?) ORDER BY s.started_ms, s.snapshot_id",
         )?;

@@ -66,6 +66,12 @@ pub struct SignalRow {
     /// Drift signals: every novel node, oldest first (parents before their children).
     #[serde(default)]
     pub drift: Vec<DriftNodeRow>,
+    /// The container's tags (`namespace:payments`, `pod:web-1`, `host:..`).
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// The digest of the image the container ran.
+    #[serde(default)]
+    pub digest: String,
 }
 
 /// Distinct matches listed per signal in the queue (`signal(id)` lists all).
@@ -90,11 +96,14 @@ pub struct SignalFilter {
     pub image: Option<String>,
     pub rule: Option<String>,
     pub status: Option<String>,
+    /// A whole `key:value` tag the signal's container must carry.
+    pub tag: Option<String>,
 }
 
 const SIGNAL_COLUMNS: &str =
     "signal_id, ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
-     process_json, summary, node_key, reason, status, suppression_id, count, suggestion_block";
+     process_json, summary, node_key, reason, status, suppression_id, count, suggestion_block,
+     tags_json, image_digest";
 
 fn row_to_signal(r: &duckdb::Row) -> duckdb::Result<(SignalRow, String)> {
     let process_json: String = r.get(10)?;
@@ -124,6 +133,8 @@ fn row_to_signal(r: &duckdb::Row) -> duckdb::Result<(SignalRow, String)> {
             rate_limited: 0,
             rate_limit_note: None,
             drift: Vec::new(),
+            tags: serde_json::from_str(&r.get::<_, String>(18)?).unwrap_or_default(),
+            digest: r.get(19)?,
         },
         process_json,
     ))
@@ -184,8 +195,8 @@ impl Store {
         let id: i64 = conn.query_row(
             "INSERT INTO signals (ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
                 process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key,
-                suggestion_block)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?, ?) RETURNING signal_id",
+                suggestion_block, tags_json, image_digest)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?, ?, ?, ?) RETURNING signal_id",
             params![
                 s.ts_ms,
                 s.ts_ms,
@@ -202,7 +213,9 @@ impl Store {
                 s.node.0,
                 s.reason,
                 key,
-                s.suggestion_block
+                s.suggestion_block,
+                serde_json::to_string(&s.container.tags).unwrap_or_else(|_| "[]".into()),
+                s.container.digest
             ],
             |r| r.get(0),
         )?;
@@ -265,11 +278,17 @@ impl Reads<'_> {
         let sql = format!(
             "SELECT {SIGNAL_COLUMNS} FROM signals
              WHERE (? IS NULL OR image = ?) AND (? IS NULL OR rule_id = ?) AND (? IS NULL OR status = ?)
+               AND (? IS NULL OR contains(tags_json, ?))
              ORDER BY ts_ms DESC, signal_id DESC"
         );
+        // A whole tag, as it appears (quoted) in the JSON array.
+        let tag_needle = f
+            .tag
+            .as_ref()
+            .map(|t| serde_json::to_string(t).unwrap_or_default());
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(
-            params![f.image, f.image, f.rule, f.rule, f.status, f.status],
+            params![f.image, f.image, f.rule, f.rule, f.status, f.status, tag_needle, tag_needle],
             row_to_signal,
         )?;
         let mut out = Vec::new();

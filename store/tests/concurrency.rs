@@ -63,6 +63,7 @@ fn container(i: usize, image: &str, version: &str) -> ContainerRef {
         id: format!("{:064x}", i % 7),
         image: image.into(),
         version: version.into(),
+        ..Default::default()
     }
 }
 

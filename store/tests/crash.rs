@@ -16,6 +16,7 @@ fn container(i: usize) -> ContainerRef {
         id: format!("{i:064x}"),
         image: "web".into(),
         version: "1.0".into(),
+        ..Default::default()
     }
 }
 

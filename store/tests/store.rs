@@ -13,6 +13,7 @@ fn container(i: usize, image: &str, version: &str) -> ContainerRef {
         id: format!("{i:064x}"),
         image: image.into(),
         version: version.into(),
+        ..Default::default()
     }
 }
 
@@ -567,6 +568,8 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
         c.execute_batch(
             "DROP TABLE signal_matches; DROP TABLE drift_nodes; DROP TABLE decisions;
              ALTER TABLE signals DROP COLUMN suggestion_block;
+             ALTER TABLE snapshots DROP COLUMN tags_json; ALTER TABLE snapshots DROP COLUMN image_digest;
+             ALTER TABLE signals DROP COLUMN tags_json; ALTER TABLE signals DROP COLUMN image_digest;
              DELETE FROM schema_migrations WHERE version >= 2; CHECKPOINT;",
         )
         .unwrap();
@@ -583,9 +586,21 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
         (1, 2),
         "an existing signal's match is listed after the upgrade"
     );
-    let c = container(1, "web", "1.0");
-    s.add_signal(&signal(&c, &["/usr/sbin/nginx"], "r", 5), 5)
-        .unwrap();
+    assert!(s.profiles().unwrap()[0].tags.is_empty());
+    assert!(s.all_snapshots().unwrap()[0].container.tags.is_empty());
+    let mut c = container(1, "web", "1.0");
+    c.tags = vec!["namespace:payments".into(), "pod:web-1".into()];
+    c.digest = "sha256:aa".into();
+    let id = match s
+        .add_signal(&signal(&c, &["/usr/sbin/nginx"], "r", 5), 5)
+        .unwrap()
+    {
+        store::AddOutcome::Inserted(id) => id,
+        o => panic!("{o:?}"),
+    };
+    let row = s.signal(id).unwrap();
+    assert_eq!(row.tags, ["namespace:payments", "pod:web-1"]);
+    assert_eq!(row.digest, "sha256:aa");
     drop(s);
     {
         let c = duckdb::Connection::open(&path).unwrap();
@@ -600,4 +615,73 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
         err.contains("old.duckdb") && err.contains("schema version 99 is newer"),
         "{err}"
     );
+}
+
+#[test]
+fn tags_and_digests_are_kept_per_snapshot_and_signal() {
+    let (_d, mut s) = open_temp();
+    let mut snaps = Vec::new();
+    for (i, (ns, pod, digest)) in [
+        ("payments", "web-1", "sha256:aa"),
+        ("payments", "web-2", "sha256:aa"),
+        ("shop", "web-3", "sha256:bb"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let mut snap = snapshot(i, "1.0", 3);
+        snap.container.tags = vec![format!("namespace:{ns}"), format!("pod:{pod}")];
+        snap.container.digest = digest.into();
+        snaps.push(snap);
+    }
+    s.ingest_snapshots(&snaps, &never_stable()).unwrap();
+    let p = &s.profiles().unwrap()[0];
+    assert_eq!(
+        p.snapshots, 3,
+        "one profile for every pod of the image version"
+    );
+    assert_eq!(
+        p.tags,
+        [
+            "namespace:payments",
+            "namespace:shop",
+            "pod:web-1",
+            "pod:web-2",
+            "pod:web-3"
+        ]
+    );
+    assert_eq!(p.digests, ["sha256:aa", "sha256:bb"]);
+    assert!(p.digest_changed, "two digests under one tag");
+    let listed = s.profile_snapshots(&p.image, &p.version).unwrap();
+    assert!(listed
+        .iter()
+        .any(|x| x.tags.contains(&"pod:web-3".to_string()) && x.digest == "sha256:bb"));
+    // exchange keeps them
+    let back = s.all_snapshots().unwrap();
+    assert_eq!(
+        back.iter()
+            .map(|x| x.container.clone())
+            .collect::<Vec<_>>()
+            .len(),
+        3
+    );
+    assert!(back.iter().any(|x| x.container == snaps[2].container));
+    // the signal queue filters on a whole tag
+    for (i, ns) in ["payments", "shop"].into_iter().enumerate() {
+        let mut c = container(10 + i, "web", "1.0");
+        c.tags = vec![format!("namespace:{ns}")];
+        s.add_signal(&signal(&c, &["/usr/sbin/nginx"], "r", 5), 5)
+            .unwrap();
+    }
+    let only = |tag: &str| {
+        s.signals(&store::SignalFilter {
+            tag: Some(tag.into()),
+            ..Default::default()
+        })
+        .unwrap()
+        .len()
+    };
+    assert_eq!(only("namespace:payments"), 1);
+    assert_eq!(only("namespace:shop"), 1);
+    assert_eq!(only("namespace:pay"), 0);
 }

@@ -376,6 +376,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                 image: req.param("image").map(str::to_string),
                 rule: req.param("rule").map(str::to_string),
                 status: req.param("status").map(str::to_string),
+                tag: req.param("tag").map(str::to_string),
             };
             if let Some(s) = &f.status {
                 if model::signal::SignalStatus::parse(s).is_none() {

@@ -121,6 +121,12 @@ pub enum Command {
         /// open, suppressed or rejected
         #[arg(long)]
         status: Option<String>,
+        /// Only signals whose container carries this tag (`namespace:payments`, `pod:web-1`).
+        #[arg(long, value_name = "KEY:VALUE")]
+        tag: Option<String>,
+        /// Only signals from this Kubernetes namespace (same as `--tag namespace:NS`).
+        #[arg(long, value_name = "NS", conflicts_with = "tag")]
+        namespace: Option<String>,
     },
     /// One signal with all its distinct matches, or (drift) every novel node.
     Signal {
@@ -211,7 +217,7 @@ pub struct CaptureArgs {
     /// Default: capture.max_containers of the config file, else 5.
     #[arg(long, value_name = "N")]
     pub max_containers: Option<usize>,
-    /// Docker-compatible API socket(s) to resolve images (default: docker's and podman's).
+    /// Runtime API socket(s) to resolve images: docker/podman, containerd or CRI-O (probed; default: whichever exists).
     #[arg(long = "runtime-socket", value_name = "PATH")]
     pub runtime_sockets: Vec<PathBuf>,
     /// Also profile processes outside containers.

@@ -174,6 +174,7 @@ impl Source for AgentClient {
             ("image", &f.image),
             ("rule", &f.rule),
             ("status", &f.status),
+            ("tag", &f.tag),
         ] {
             if let Some(v) = v {
                 q.push(format!("{k}={}", percent_encode(v)));

@@ -432,6 +432,25 @@ pub fn status(src: &mut dyn Source, json: bool) -> Result<()> {
             if let Some(h) = d["dedup_hits"].as_u64() {
                 println!("  repeated opens de-duplicated in the kernel: {h}");
             }
+            if let Some(m) = d["unresolved"].as_object().filter(|m| !m.is_empty()) {
+                // Grouped by reason: "unresolved: 1 container: containerd at /x.sock: ..."
+                let mut by_reason: std::collections::BTreeMap<&str, Vec<&str>> =
+                    std::collections::BTreeMap::new();
+                for (id, why) in m {
+                    by_reason
+                        .entry(why.as_str().unwrap_or("unknown"))
+                        .or_default()
+                        .push(id);
+                }
+                for (why, ids) in by_reason {
+                    println!(
+                        "  unresolved: {} container{}: {why} ({})",
+                        ids.len(),
+                        if ids.len() == 1 { "" } else { "s" },
+                        ids.join(", ")
+                    );
+                }
+            }
             if let Some(w) = d["ignored_waiting"].as_u64().filter(|w| *w > 0) {
                 println!(
                     "  events of containers without a profiling slot (checked, not profiled): {w}"

@@ -107,6 +107,8 @@ fn run(cli: Cli) -> Result<()> {
             image,
             rule,
             status,
+            tag,
+            namespace,
         } => commands::signals(
             &mut *source(&cli)?,
             *json,
@@ -114,6 +116,9 @@ fn run(cli: Cli) -> Result<()> {
                 image: image.clone(),
                 rule: rule.clone(),
                 status: status.clone(),
+                tag: tag
+                    .clone()
+                    .or_else(|| namespace.as_ref().map(|ns| format!("namespace:{ns}"))),
             },
         ),
         Command::Suppress {

@@ -20,6 +20,7 @@ fn container(i: usize, image: &str, version: &str) -> ContainerRef {
         id: format!("{:012x}{}", i + 0xabc, "0".repeat(52)),
         image: image.into(),
         version: version.into(),
+        ..Default::default()
     }
 }
 

@@ -154,6 +154,7 @@ impl CaseEvent {
                 id: "c0ffee".into(),
                 image: self.image.clone(),
                 version: "1.0".into(),
+                ..Default::default()
             },
             process: ProcessInfo {
                 pid: 100,

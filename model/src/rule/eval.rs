@@ -96,7 +96,11 @@ impl Test {
             }
             Test::Glob(globs) => text_or_any(v, |x| globs.iter().any(|g| g.is_match(x))),
             Test::Regex(p) => text_or_any(v, |x| p.is_match(x)),
-            Test::Contains(needle) => text_or_any(v, |x| x.contains(needle.as_str())),
+            // A tag list holds a tag or not: `namespace:prod` is not in `namespace:prod-eu`.
+            Test::Contains(needle) => match v {
+                Value::Tags(tags) => tags.iter().any(|t| t == needle),
+                _ => text_or_any(v, |x| x.contains(needle.as_str())),
+            },
         }
     }
 }

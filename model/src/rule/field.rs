@@ -218,6 +218,7 @@ fields! {
     ContainerId = "container.id": Str, [];
     ContainerImageName = "container.image.name": Str, [];
     ContainerImageVersion = "container.image.version": Str, [];
+    ContainerTags = "container.tags": StrList, [];
 }
 
 impl Field {
@@ -296,6 +297,7 @@ impl Field {
             (Field::ContainerId, _) => s(&ev.container.id),
             (Field::ContainerImageName, _) => s(&ev.container.image),
             (Field::ContainerImageVersion, _) => s(&ev.container.version),
+            (Field::ContainerTags, _) => Some(Value::Tags(&ev.container.tags)),
             _ => None,
         }
     }
@@ -334,6 +336,8 @@ pub enum Value<'a> {
     Names(&'a [String]),
     Args(&'a [String]),
     Flags(Access),
+    /// `key:value` container tags: `contains` tests for a whole tag, not a substring.
+    Tags(&'a [String]),
 }
 
 impl Value<'_> {
@@ -341,7 +345,7 @@ impl Value<'_> {
     pub fn any_str(&self, mut pred: impl FnMut(&str) -> bool) -> bool {
         match self {
             Value::Str(s) => pred(s),
-            Value::Paths(l) | Value::Args(l) => l.iter().any(|x| pred(x)),
+            Value::Paths(l) | Value::Args(l) | Value::Tags(l) => l.iter().any(|x| pred(x)),
             Value::Names(l) => l.iter().any(|x| pred(base_name(x))),
             Value::Flags(a) => a.names().into_iter().any(pred),
             Value::Int(_) | Value::Bool(_) => false,
@@ -357,7 +361,9 @@ impl Value<'_> {
                     .all(|i| matches!((i, elems.next()), (Scalar::Str(a), Some(b)) if a == b))
         }
         match self {
-            Value::Paths(l) | Value::Args(l) => same(l.iter().map(String::as_str), items),
+            Value::Paths(l) | Value::Args(l) | Value::Tags(l) => {
+                same(l.iter().map(String::as_str), items)
+            }
             Value::Names(l) => same(l.iter().map(|p| base_name(p)), items),
             Value::Flags(a) => same(a.names().into_iter(), items),
             Value::Str(_) | Value::Int(_) | Value::Bool(_) => false,

@@ -12,6 +12,7 @@ fn event(exe: &str, args: &[&str], ancestors: &[&str], kind: EventKind) -> Event
             id: "abc".into(),
             image: "nginx".into(),
             version: "1.25".into(),
+            ..Default::default()
         },
         process: ProcessInfo {
             pid: 9,
@@ -728,4 +729,30 @@ fn rules_that_read_command_lines_are_known() {
     )
     .unwrap();
     assert!(set.get("m").unwrap().expression.expr().uses_command_line());
+}
+
+#[test]
+fn container_tags_match_whole_tags() {
+    let mut ev = exec("/bin/sh", &["sh"], &[]);
+    ev.container.tags = vec![
+        "namespace:prod-eu".into(),
+        "pod:web-1".into(),
+        "team:payments".into(),
+    ];
+    // `contains` on tags is membership of a whole `key:value`, never a substring.
+    assert!(!holds(r#"container.tags contains "namespace:prod""#, &ev));
+    assert!(holds(r#"container.tags contains "namespace:prod-eu""#, &ev));
+    assert!(holds(r#""pod:web-1" in container.tags"#, &ev));
+    assert!(holds(r#"container.tags ~ "namespace:prod*""#, &ev));
+    assert!(holds(r#"container.tags =~ "^team:""#, &ev));
+    assert!(!holds(r#"container.tags contains "pod:web-2""#, &ev));
+    ev.container.tags.clear();
+    assert!(!holds(
+        r#"container.tags contains "namespace:prod-eu""#,
+        &ev
+    ));
+    assert!(holds(
+        r#"!(container.tags contains "namespace:prod-eu") && container.image.name == "nginx""#,
+        &ev
+    ));
 }

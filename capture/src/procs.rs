@@ -61,12 +61,12 @@ impl ProcTable {
     ) {
         let e = self.procs.entry(pid).or_default();
         let workload = e.lineage_cgroup == cgroup && !e.lineage.is_empty();
-        // Runtime glue is recognised by where it sits, not by a name: only a process's
-        // first exec inside this cgroup, made by a process that came from outside it, can
-        // be the runtime re-executing itself (`runc init` through /proc/self/exe, a
-        // /dev/fd/N or a memfd copy); any later exec is workload, whatever it is called.
-        let first_in_cgroup = e.lineage_cgroup != cgroup;
-        if !workload && first_in_cgroup && is_runtime_exec(&path) {
+        // Runtime glue is recognised by where it sits and how it execs, not by a name: a
+        // process with no workload lineage in this cgroup yet (it came from the runtime,
+        // outside) re-executing through /proc/self/exe, a /dev/fd/N or a memfd copy (runc
+        // init does one or two of these); its first other exec starts the workload's tree,
+        // whatever the program is called.
+        if !workload && is_runtime_exec(&path) {
             // The runtime re-exec'ing itself inside the new cgroup (`runc init` from a
             // memfd): glue, not workload; the workload's tree starts at its next exec.
             e.lineage = Arc::new(Vec::new());
@@ -295,7 +295,7 @@ mod tests {
     }
 
     /// `podman exec c /tmp/runc`: after runc init (glue), the exec'd program is workload
-    /// whatever its name; a second memfd exec is workload too.
+    /// whatever its name.
     #[test]
     fn a_workload_program_named_like_the_runtime_is_workload() {
         let mut t = ProcTable::default();
@@ -322,15 +322,14 @@ mod tests {
             t.on_exec(30, 7, name.into(), vec![], 0, 0);
             assert_eq!(t.info(30, 7).unwrap().exec_path, name, "{name} is workload");
         }
+        // runc init re-executes itself twice (/proc/self/exe, then its memfd clone): glue
         let mut t = ProcTable::default();
         t.on_exec(40, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+        t.on_exec(40, 7, "/proc/self/exe".into(), vec![], 0, 0);
         t.on_exec(40, 7, "/dev/fd/5".into(), vec![], 0, 0);
-        t.on_exec(40, 7, "/memfd:x".into(), vec![], 0, 0);
-        assert_eq!(
-            t.info(40, 7).unwrap().exec_path,
-            "/memfd:x",
-            "a fileless exec after the runtime's init is workload"
-        );
+        assert!(t.info(40, 7).is_none(), "runc init is glue");
+        t.on_exec(40, 7, "/bin/sh".into(), vec![], 0, 0);
+        assert_eq!(t.info(40, 7).unwrap().lineage(), vec!["/bin/sh"]);
     }
 
     #[test]

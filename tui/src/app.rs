@@ -136,13 +136,20 @@ fn fuzzy_keep<T>(items: &[T], query: &str, text: impl Fn(&T) -> String) -> Vec<u
 }
 
 pub fn image_text(p: &ProfileSummary) -> String {
-    format!("{}:{} {}", p.image, p.version, p.status)
+    format!(
+        "{}:{} {} {}{}",
+        p.image,
+        p.version,
+        p.status,
+        p.tags.join(" "),
+        if p.digest_changed { " retagged" } else { "" }
+    )
 }
 
 /// What `/` searches in the signal queue; signals with a suggestion also match `known`.
 pub fn signal_text(s: &SignalRow) -> String {
     format!(
-        "{} {}:{} {} {} {} {}{}",
+        "{} {}:{} {} {} {} {}{} {}",
         s.rule_id,
         s.image,
         s.version,
@@ -150,7 +157,8 @@ pub fn signal_text(s: &SignalRow) -> String {
         s.summary,
         s.severity,
         s.status,
-        if s.suggestion.is_some() { " known" } else { "" }
+        if s.suggestion.is_some() { " known" } else { "" },
+        s.tags.join(" ")
     )
 }
 

@@ -225,7 +225,10 @@ struct Harness {
 
 impl Harness {
     fn new() -> Harness {
-        let mut store = fixture();
+        Harness::on(fixture())
+    }
+
+    fn on(mut store: Store) -> Harness {
         let mut app = App::new(Keymap::builtin());
         app.user = "alice".into();
         app.now_ms = T0 + 60_000_000;
@@ -459,4 +462,80 @@ fn drift_signal_line_shows_its_size_and_the_panel_its_novel_tree() {
     assert!(s.contains("Novel activity (5 nodes)"), "{s}");
     assert!(s.contains("/etc/shadow (read)  high ×2 TA0006"), "{s}");
     insta::assert_snapshot!("signals_drift", s);
+}
+
+/// Kubernetes tags and image digests on the screens: a retagged image is marked on the
+/// images screen and the profile header, the snapshots list names pod and namespace, the
+/// signal panel lists the container's tags, and `/` finds signals by tag.
+#[test]
+fn tags_and_retagged_images_on_the_screens() {
+    let mut store = Store::open_in_memory().unwrap();
+    let settings = LifecycleSettings {
+        stable_after_snapshots: 20,
+        stable_after_ms: i64::MAX,
+    };
+    let snaps: Vec<Snapshot> = (0..2)
+        .map(|i| {
+            let mut s = redis_snapshot(i, "7.0.15");
+            s.container.tags = vec![
+                "namespace:payments".into(),
+                format!("pod:cache-{i}"),
+                "host:node-2".into(),
+            ];
+            s.container.digest = format!("sha256:{i}{i}{i}");
+            s
+        })
+        .collect();
+    store.ingest_snapshots(&snaps, &settings).unwrap();
+    let mut c = container(10, "redis", "7.0.15");
+    c.tags = vec!["namespace:payments".into(), "pod:cache-0".into()];
+    let e = ev(
+        &c,
+        &["/usr/local/bin/redis-server", "/bin/sh"],
+        &["sh"],
+        EventKind::Exec,
+        T0,
+    );
+    store
+        .add_signal(
+            &NewSignal::from_event(&e, SignalKind::Rule, "shell", "high", "", "x".into()),
+            T0,
+        )
+        .unwrap();
+    let mut h = Harness::on(store);
+    let s = h.screen();
+    assert!(s.contains("7.0.15!"), "retagged version marked: {s}");
+    h.act(&[Action::Open]);
+    let s = h.screen();
+    assert!(s.contains("RETAGGED: 2 image digests"), "{s}");
+    assert!(
+        s.contains("payments/cache-1"),
+        "namespace/pod in the snapshots: {s}"
+    );
+    h.act(&[Action::Signals]);
+    let s = h.screen();
+    assert!(
+        s.contains("tags") && s.contains("namespace:payments pod:cache-0"),
+        "{s}"
+    );
+    h.act(&[Action::Search]);
+    for ch in "pod:cache-0".chars() {
+        h.app.search_input(&crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(ch),
+        ));
+    }
+    assert_eq!(h.app.visible_signals().len(), 1);
+    let mut h2 = h;
+    h2.act(&[Action::Back]);
+    h2.act(&[Action::Search]);
+    for ch in "namespace:shop".chars() {
+        h2.app.search_input(&crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(ch),
+        ));
+    }
+    assert_eq!(
+        h2.app.visible_signals().len(),
+        0,
+        "no signal of namespace shop"
+    );
 }

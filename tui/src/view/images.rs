@@ -51,7 +51,17 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         };
         Row::new(vec![
             Cell::from(name).style(Style::default().add_modifier(Modifier::BOLD)),
-            Cell::from(p.version.clone()),
+            // `!`: snapshots of this tag came from more than one image digest (retagged).
+            Cell::from(if p.digest_changed {
+                format!("{}!", p.version)
+            } else {
+                p.version.clone()
+            })
+            .style(if p.digest_changed {
+                Style::default().fg(Color::Yellow)
+            } else {
+                Style::default()
+            }),
             Cell::from(format!("{:>5}", p.snapshots)),
             Cell::from(p.status.clone()).style(status_style),
             Cell::from(percent(p.commonality)).style(commonality_style(p.commonality)),

@@ -79,6 +79,16 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::styled(s.status.to_uppercase(), status_style),
+        if s.digest_changed {
+            Span::styled(
+                format!("  RETAGGED: {} image digests", s.digests.len()),
+                Style::default()
+                    .fg(Color::Yellow)
+                    .add_modifier(Modifier::BOLD),
+            )
+        } else {
+            Span::raw("")
+        },
         Span::raw("   behaviour commonality "),
         Span::styled(
             percent(s.commonality),
@@ -229,6 +239,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                     &sn.container_id[..sn.container_id.len().min(12)]
                 )),
                 Span::raw(format!("host {:<10} ", cut(&sn.host, 10))),
+                Span::raw(snapshot_tags(sn)),
                 Span::raw(format!("{:>4} nodes ", sn.nodes)),
                 if sn.merged {
                     Span::styled("merged", Style::default().fg(Color::Green))
@@ -257,4 +268,21 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         ),
         p.snapshots,
     );
+}
+
+/// The pod of a snapshot's container as `namespace/pod` (as kubectl names it), where the
+/// runtime named them.
+fn snapshot_tags(sn: &store::SnapshotSummary) -> String {
+    let tag = |k: &str| {
+        sn.tags
+            .iter()
+            .find_map(|t| t.strip_prefix(k))
+            .map(str::to_string)
+    };
+    match (tag("namespace:"), tag("pod:")) {
+        (Some(ns), Some(pod)) => format!("{ns}/{pod}  "),
+        (None, Some(pod)) => format!("pod {pod}  "),
+        (Some(ns), None) => format!("ns {ns}  "),
+        (None, None) => String::new(),
+    }
 }

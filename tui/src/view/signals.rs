@@ -147,6 +147,9 @@ fn draw_detail(f: &mut Frame, app: &App, area: Rect) {
         label("container"),
         Span::raw(s.container_id[..s.container_id.len().min(12)].to_string()),
     ]));
+    if !s.tags.is_empty() {
+        lines.push(Line::from(vec![label("tags"), Span::raw(s.tags.join(" "))]));
+    }
     lines.push(Line::from(vec![
         label("event"),
         Span::raw(s.summary.clone()),

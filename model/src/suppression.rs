@@ -46,10 +46,52 @@ pub fn expression_text(image: &str, lineage: &[String]) -> String {
     crate::rule::suppression_expr(image, path, &nearest_first).to_string()
 }
 
+/// [`expression_text`] limited to containers carrying `tag` (`namespace:payments`): the
+/// suppression of one namespace (or pod, or any runtime label) only.
+pub fn scoped_expression_text(image: &str, lineage: &[String], tag: Option<&str>) -> String {
+    let base = expression_text(image, lineage);
+    match tag {
+        Some(t) => format!(
+            "{base} && container.tags contains \"{}\"",
+            t.replace('\\', "\\\\").replace('"', "\\\"")
+        ),
+        None => base,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::event::{ContainerRef, Event, EventKind, ProcessInfo};
+
+    #[test]
+    fn a_scoped_expression_parses_and_holds_only_in_its_namespace() {
+        let lineage = vec!["/usr/sbin/nginx".to_string(), "/bin/sh".to_string()];
+        let text = scoped_expression_text("nginx", &lineage, Some("namespace:payments"));
+        assert!(
+            text.ends_with("container.tags contains \"namespace:payments\""),
+            "{text}"
+        );
+        let expr = crate::rule::parse(&text).unwrap();
+        let ev = |tags: &[&str]| Event {
+            ts_ms: 0,
+            container: ContainerRef {
+                id: "c".into(),
+                image: "nginx".into(),
+                version: "1".into(),
+                tags: tags.iter().map(|t| t.to_string()).collect(),
+                ..Default::default()
+            },
+            process: ProcessInfo {
+                exec_path: "/bin/sh".into(),
+                ancestors: vec!["/usr/sbin/nginx".into()],
+                ..Default::default()
+            },
+            kind: EventKind::Exec,
+        };
+        assert!(expr.matches(&ev(&["namespace:payments", "pod:web-1"])));
+        assert!(!expr.matches(&ev(&["namespace:shop"])));
+    }
 
     #[test]
     fn expression_parses_back_and_matches_the_process() {

@@ -169,10 +169,16 @@ CREATE TABLE capture_stats (
          ALTER TABLE signals ADD COLUMN tags_json VARCHAR DEFAULT '[]';
          ALTER TABLE signals ADD COLUMN image_digest VARCHAR DEFAULT '';",
     ),
+    (
+        6,
+        // A suppression may be limited to containers carrying one tag (a Kubernetes
+        // namespace, a pod, any runtime label); '' = every container of the image.
+        "ALTER TABLE suppressions ADD COLUMN scope_tag VARCHAR DEFAULT '';",
+    ),
 ];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 5;
+pub const LATEST: i64 = 6;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(

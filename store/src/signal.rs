@@ -417,6 +417,8 @@ struct ActiveSuppression {
     image: String,
     lineage: Vec<String>,
     expires_ms: Option<i64>,
+    /// Only containers carrying this tag.
+    scope: Option<String>,
 }
 
 /// What `add_signal` decides on, read once from the tables and kept current by this
@@ -452,6 +454,7 @@ impl SignalIndex {
                 image: x.image,
                 lineage: x.lineage,
                 expires_ms: x.expires_ms,
+                scope: x.scope,
             })
             .collect();
         let mut idx = SignalIndex {
@@ -505,6 +508,9 @@ impl SignalIndex {
                     && x.image == s.container.image
                     && x.lineage == lineage
                     && x.expires_ms.is_none_or(|e| now_ms < e)
+                    && x.scope
+                        .as_ref()
+                        .is_none_or(|t| s.container.tags.iter().any(|c| c == t))
             })
             .map(|x| x.id)
     }

@@ -4,7 +4,7 @@
 use crate::read::Reads;
 use crate::{Result, Store, StoreError};
 use duckdb::params;
-use model::suppression::expression_text;
+use model::suppression::scoped_expression_text;
 use model::tree::NodeKey;
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,9 @@ pub struct SuppressionRow {
     /// Signals hidden: those marked suppressed when it was accepted, plus later matches.
     pub hidden: u64,
     pub active: bool,
+    /// Only containers carrying this tag (`namespace:payments`); None: every container.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 impl Store {
@@ -37,28 +40,62 @@ impl Store {
         expires_ms: Option<i64>,
         now_ms: i64,
     ) -> Result<SuppressionRow> {
+        self.suppress_scoped(signal_id, created_by, reason, expires_ms, now_ms, None)
+    }
+
+    /// [`suppress`](Self::suppress), limited to containers carrying `scope` (a tag such as
+    /// `namespace:payments`), which the signal's own container must carry.
+    pub fn suppress_scoped(
+        &mut self,
+        signal_id: i64,
+        created_by: &str,
+        reason: &str,
+        expires_ms: Option<i64>,
+        now_ms: i64,
+        scope: Option<&str>,
+    ) -> Result<SuppressionRow> {
         let s = self.signal(signal_id)?;
+        if let Some(tag) = scope {
+            if !s.tags.iter().any(|t| t == tag) {
+                return Err(StoreError::Refused(format!(
+                    "signal {signal_id}: its container has no tag `{tag}` (it has: {})",
+                    if s.tags.is_empty() {
+                        "none".to_string()
+                    } else {
+                        s.tags.join(", ")
+                    }
+                )));
+            }
+        }
         let lineage = NodeKey(s.node_key.clone()).lineage();
         if let Some(existing) = self.suppressions(false)?.into_iter().find(|x| {
-            x.active && x.rule_id == s.rule_id && x.image == s.image && x.lineage == lineage
+            x.active
+                && x.rule_id == s.rule_id
+                && x.image == s.image
+                && x.lineage == lineage
+                && (x.scope.is_none() || x.scope.as_deref() == scope)
         }) {
             return Err(StoreError::Refused(format!(
                 "signal {signal_id} is already covered by suppression {}",
                 existing.id
             )));
         }
-        let open = self
-            .reads()
-            .matching_signals(&s.rule_id, &s.image, &lineage, Some("open"))?;
+        let open = self.reads().matching_signals_scoped(
+            &s.rule_id,
+            &s.image,
+            &lineage,
+            Some("open"),
+            scope,
+        )?;
         let hidden: u64 = open.iter().map(|(_, c)| *c as u64).sum();
-        let expression = expression_text(&s.image, &lineage);
+        let expression = scoped_expression_text(&s.image, &lineage, scope);
         let lineage_json =
             serde_json::to_string(&lineage).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let tx = self.conn.transaction()?;
         let id: i64 = tx.query_row(
-            "INSERT INTO suppressions (rule_id, image, lineage_json, expression, created_ms, created_by, reason, expires_ms, removed_ms, hidden_count)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?) RETURNING suppression_id",
-            params![s.rule_id, s.image, lineage_json, expression, now_ms, created_by, reason, expires_ms, hidden as i64],
+            "INSERT INTO suppressions (rule_id, image, lineage_json, expression, created_ms, created_by, reason, expires_ms, removed_ms, hidden_count, scope_tag)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) RETURNING suppression_id",
+            params![s.rule_id, s.image, lineage_json, expression, now_ms, created_by, reason, expires_ms, hidden as i64, scope.unwrap_or("")],
             |r| r.get(0),
         )?;
         {
@@ -115,20 +152,41 @@ impl Reads<'_> {
         lineage: &[String],
         status: Option<&str>,
     ) -> Result<Vec<(i64, u32)>> {
+        self.matching_signals_scoped(rule, image, lineage, status, None)
+    }
+
+    /// Signals of `rule` for `image` with this process lineage (and, with `scope`, whose
+    /// container carries that tag): (id, count).
+    pub(crate) fn matching_signals_scoped(
+        &self,
+        rule: &str,
+        image: &str,
+        lineage: &[String],
+        status: Option<&str>,
+        scope: Option<&str>,
+    ) -> Result<Vec<(i64, u32)>> {
         let mut stmt = self.conn.prepare(
-            "SELECT signal_id, node_key, count FROM signals WHERE rule_id = ? AND image = ? AND (? IS NULL OR status = ?)",
+            "SELECT signal_id, node_key, count, coalesce(tags_json, '[]') FROM signals
+             WHERE rule_id = ? AND image = ? AND (? IS NULL OR status = ?)",
         )?;
         let rows = stmt.query_map(params![rule, image, status, status], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, String>(1)?,
                 r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
             ))
         })?;
         let mut out = Vec::new();
         for row in rows {
-            let (id, key, count) = row?;
-            if NodeKey(key).lineage() == lineage {
+            let (id, key, count, tags) = row?;
+            let in_scope = scope.is_none_or(|t| {
+                serde_json::from_str::<Vec<String>>(&tags)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|x| x == t)
+            });
+            if in_scope && NodeKey(key).lineage() == lineage {
                 out.push((id, count as u32));
             }
         }
@@ -147,7 +205,7 @@ impl Reads<'_> {
         let now = crate::now_ms();
         let mut stmt = self.conn.prepare(
             "SELECT suppression_id, rule_id, image, lineage_json, expression, created_ms, created_by, reason,
-                    expires_ms, removed_ms, hidden_count
+                    expires_ms, removed_ms, hidden_count, coalesce(scope_tag, '')
              FROM suppressions WHERE ? OR removed_ms IS NULL ORDER BY created_ms DESC, suppression_id DESC",
         )?;
         let rows = stmt.query_map(params![include_removed], |r| {
@@ -163,6 +221,7 @@ impl Reads<'_> {
                 r.get::<_, Option<i64>>(8)?,
                 r.get::<_, Option<i64>>(9)?,
                 r.get::<_, i64>(10)?,
+                r.get::<_, String>(11)?,
             ))
         })?;
         let mut out = Vec::new();
@@ -179,6 +238,7 @@ impl Reads<'_> {
                 expires_ms,
                 removed_ms,
                 hidden,
+                scope,
             ) = row?;
             let lineage: Vec<String> = serde_json::from_str(&lj)
                 .map_err(|e| StoreError::Corrupt(format!("suppression {id} lineage: {e}")))?;
@@ -196,6 +256,7 @@ impl Reads<'_> {
                 removed_ms,
                 hidden: hidden as u64,
                 active,
+                scope: (!scope.is_empty()).then_some(scope),
             });
         }
         Ok(out)

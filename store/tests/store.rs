@@ -685,3 +685,60 @@ fn tags_and_digests_are_kept_per_snapshot_and_signal() {
     assert_eq!(only("namespace:shop"), 1);
     assert_eq!(only("namespace:pay"), 0);
 }
+
+/// A suppression limited to one Kubernetes namespace hides that namespace's matches only.
+#[test]
+fn a_suppression_scoped_to_a_namespace_hides_only_that_namespace() {
+    let (_d, mut s) = open_temp();
+    let in_ns = |i: usize, ns: &str| {
+        let mut c = container(i, "web", "1.0");
+        c.tags = vec![format!("namespace:{ns}"), format!("pod:web-{i}")];
+        c
+    };
+    let sh = &["/usr/sbin/nginx", "/bin/sh"][..];
+    let add = |s: &mut Store, i: usize, ns: &str, ts: i64| {
+        s.add_signal(&signal(&in_ns(i, ns), sh, "shell", ts), ts)
+            .unwrap()
+    };
+    let AddOutcome::Inserted(pay) = add(&mut s, 1, "payments", 10) else {
+        panic!("inserted")
+    };
+    let AddOutcome::Inserted(shop) = add(&mut s, 2, "shop", 11) else {
+        panic!("inserted")
+    };
+    let refused = s
+        .suppress_scoped(pay, "alice", "x", None, 20, Some("namespace:shop"))
+        .unwrap_err()
+        .to_string();
+    assert!(refused.contains("has no tag `namespace:shop`"), "{refused}");
+    let sup = s
+        .suppress_scoped(pay, "alice", "x", None, 20, Some("namespace:payments"))
+        .unwrap();
+    assert_eq!(sup.scope.as_deref(), Some("namespace:payments"));
+    assert!(
+        sup.expression
+            .ends_with("container.tags contains \"namespace:payments\""),
+        "{}",
+        sup.expression
+    );
+    model::rule::parse(&sup.expression).expect("the stored expression parses");
+    assert_eq!(s.signal(pay).unwrap().status, "suppressed");
+    assert_eq!(
+        s.signal(shop).unwrap().status,
+        "open",
+        "other namespace untouched"
+    );
+    // later matches: hidden in payments, raised in shop
+    assert!(matches!(
+        add(&mut s, 3, "payments", 30),
+        AddOutcome::Suppressed(id) if id == sup.id
+    ));
+    assert!(matches!(
+        add(&mut s, 4, "shop", 31),
+        AddOutcome::Inserted(_)
+    ));
+    // an unscoped suppression of the same behaviour is still possible
+    let all = s.suppress(shop, "alice", "y", None, 40).unwrap();
+    assert_eq!(all.scope, None);
+    assert!(!all.expression.contains("container.tags"));
+}

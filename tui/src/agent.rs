@@ -417,6 +417,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                             reason: String::new(),
                             expires_ms: None,
                             force: false,
+                            scope: None,
                         }
                     } else {
                         let v: serde_json::Value = serde_json::from_slice(&req.body)

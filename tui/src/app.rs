@@ -716,6 +716,7 @@ impl App {
             reason,
             expires_ms: None,
             force: false,
+            scope: None,
         };
         match src.suppress(&req, &user, now) {
             Ok(sup) => {

@@ -148,6 +148,12 @@ pub enum Command {
         /// Only show how many signals it would hide.
         #[arg(long)]
         dry_run: bool,
+        /// Only for containers of this Kubernetes namespace (the signal's must be in it).
+        #[arg(long, value_name = "NS", conflicts_with = "tag")]
+        namespace: Option<String>,
+        /// Only for containers carrying this tag (`pod:web-1`, `namespace:payments`, a label).
+        #[arg(long, value_name = "KEY:VALUE")]
+        tag: Option<String>,
     },
     /// Undo a suppression.
     Unsuppress { suppression_id: i64 },

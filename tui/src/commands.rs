@@ -255,6 +255,7 @@ pub fn suppress(
     expires_in: Option<&str>,
     force: bool,
     dry_run: bool,
+    scope: Option<String>,
 ) -> Result<()> {
     let s = src.signal(signal_id)?;
     if dry_run {
@@ -274,6 +275,7 @@ pub fn suppress(
         reason: reason.to_string(),
         expires_ms,
         force,
+        scope,
     };
     let sup = src.suppress(&req, &crate::ui::current_user(), store::now_ms())?;
     println!("suppression {} added: {}", sup.id, sup.expression);

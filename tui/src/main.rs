@@ -127,6 +127,8 @@ fn run(cli: Cli) -> Result<()> {
             expires_in,
             force,
             dry_run,
+            namespace,
+            tag,
         } => commands::suppress(
             &mut *source(&cli)?,
             *signal_id,
@@ -134,6 +136,10 @@ fn run(cli: Cli) -> Result<()> {
             expires_in.as_deref(),
             *force,
             *dry_run,
+            namespace
+                .as_ref()
+                .map(|n| format!("namespace:{n}"))
+                .or_else(|| tag.clone()),
         ),
         Command::Unsuppress { suppression_id } => {
             commands::unsuppress(&mut *source(&cli)?, *suppression_id)

@@ -38,6 +38,10 @@ pub struct SuppressRequest {
     /// Suppress even without a suggestion.
     #[serde(default)]
     pub force: bool,
+    /// Only containers carrying this tag (`namespace:payments`); None: every container of
+    /// the image.
+    #[serde(default)]
+    pub scope: Option<String>,
 }
 
 /// What `wsprof status` shows.
@@ -150,7 +154,15 @@ impl Source for Store {
         } else {
             req.reason.clone()
         };
-        let sup = Store::suppress(self, req.signal_id, who, &reason, req.expires_ms, now_ms)?;
+        let sup = Store::suppress_scoped(
+            self,
+            req.signal_id,
+            who,
+            &reason,
+            req.expires_ms,
+            now_ms,
+            req.scope.as_deref(),
+        )?;
         tracing::info!(
             signal = req.signal_id,
             suppression = sup.id,

@@ -291,6 +291,28 @@ fn containerd_pods_land_in_one_profile_with_pod_and_namespace_tags() {
     ]))
     .unwrap();
     assert_eq!(none.as_array().unwrap().len(), 0);
+    // a suppression scoped to the namespace
+    let id = s["id"].to_string();
+    wsprof(&[
+        "suppress",
+        &id,
+        "--force",
+        "--namespace",
+        "payments",
+        "--db",
+        dbs,
+    ]);
+    let sups: serde_json::Value =
+        serde_json::from_str(&wsprof(&["suppressions", "--db", dbs, "--json"])).unwrap();
+    let sup = &sups.as_array().unwrap()[0];
+    assert_eq!(sup["scope"], "namespace:payments", "{sup}");
+    assert!(
+        sup["expression"]
+            .as_str()
+            .unwrap()
+            .contains("container.tags contains \"namespace:payments\""),
+        "{sup}"
+    );
 }
 
 #[test]

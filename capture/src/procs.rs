@@ -79,6 +79,19 @@ impl ProcTable {
             Vec::new()
         };
         lineage.push(path);
+        if !workload {
+            // A new root while the container's own processes run: something entered the
+            // running container from outside (an exec session), not its entrypoint (a
+            // restarted container has no process left, so its new entrypoint is a root).
+            let running = self
+                .procs
+                .iter()
+                .any(|(p, x)| *p != pid && x.lineage_cgroup == cgroup && !x.lineage.is_empty());
+            if running {
+                lineage.insert(0, model::event::EXEC_SESSION.to_string());
+            }
+        }
+        let e = self.procs.entry(pid).or_default();
         e.lineage = Arc::new(lineage);
         e.lineage_cgroup = cgroup;
         e.args = Arc::new(args);
@@ -266,10 +279,11 @@ mod tests {
         );
         assert!(t.info(10, 7).is_none(), "runc init is glue");
         // busybox re-exec'ing itself for an applet is workload once the tree has started.
-        t.on_exec(12, 7, "/bin/sh".into(), vec![], 0, 0);
-        t.on_exec(12, 7, "/proc/self/exe".into(), vec!["cat".into()], 0, 0);
+        // (in another container: a second root in this one would be an exec session)
+        t.on_exec(12, 8, "/bin/sh".into(), vec![], 0, 0);
+        t.on_exec(12, 8, "/proc/self/exe".into(), vec!["cat".into()], 0, 0);
         assert_eq!(
-            t.info(12, 7).unwrap().lineage(),
+            t.info(12, 8).unwrap().lineage(),
             vec!["/bin/sh", "/proc/self/exe"]
         );
         t.on_exec(10, 7, "/bin/sh".into(), vec!["sh".into()], 0, 0);
@@ -330,6 +344,38 @@ mod tests {
         assert!(t.info(40, 7).is_none(), "runc init is glue");
         t.on_exec(40, 7, "/bin/sh".into(), vec![], 0, 0);
         assert_eq!(t.info(40, 7).unwrap().lineage(), vec!["/bin/sh"]);
+    }
+
+    /// `podman exec` into a running container: a new root while the container's processes
+    /// run is an exec session; a restarted container's entrypoint is not.
+    #[test]
+    fn a_new_root_in_a_running_container_is_an_exec_session() {
+        let mut t = ProcTable::default();
+        // the entrypoint
+        t.on_exec(10, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+        t.on_exec(10, 7, "/dev/fd/5".into(), vec![], 0, 0);
+        t.on_exec(10, 7, "/bin/sleep".into(), vec![], 0, 0);
+        assert_eq!(t.info(10, 7).unwrap().lineage(), vec!["/bin/sleep"]);
+        // podman exec c sh: runc init, then sh, which runs cat
+        t.on_exec(20, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+        t.on_exec(20, 7, "/proc/self/exe".into(), vec![], 0, 0);
+        t.on_exec(20, 7, "/bin/sh".into(), vec![], 0, 0);
+        let sh = t.info(20, 7).unwrap();
+        assert_eq!(sh.lineage(), vec![model::event::EXEC_SESSION, "/bin/sh"]);
+        t.on_fork(20, 21);
+        t.on_exec(21, 7, "/bin/cat".into(), vec![], 0, 0);
+        assert_eq!(
+            t.info(21, 7).unwrap().lineage(),
+            vec![model::event::EXEC_SESSION, "/bin/sh", "/bin/cat"]
+        );
+        // the container stops; it restarts: the new entrypoint is a root again
+        for p in [10, 20, 21] {
+            t.on_exit(p);
+        }
+        t.on_exec(30, 1, "/usr/sbin/runc".into(), vec![], 0, 0);
+        t.on_exec(30, 7, "/dev/fd/5".into(), vec![], 0, 0);
+        t.on_exec(30, 7, "/bin/sleep".into(), vec![], 0, 0);
+        assert_eq!(t.info(30, 7).unwrap().lineage(), vec!["/bin/sleep"]);
     }
 
     #[test]

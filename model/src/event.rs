@@ -211,6 +211,11 @@ impl NetClass {
     }
 }
 
+/// The lineage root put above a process that entered a running container from outside
+/// (`podman exec`, `docker exec`, `kubectl exec`): an interactive session, which groups
+/// everything it does under one node of the tree.
+pub const EXEC_SESSION: &str = "[exec session]";
+
 /// What happened. Kind names (`kind()`) are stable: rules and the store use them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]

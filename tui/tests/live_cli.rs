@@ -178,3 +178,122 @@ fn live_ui_shows_a_new_container_and_quits_cleanly() {
     tmux(&["send-keys", "-t", &session, "q"]);
     wait_for(&session, "EXITED 0", Duration::from_secs(30));
 }
+
+/// `podman exec` into a running container is an interactive session: a signal of its own,
+/// and its processes grouped under one `[exec session]` node of the profile tree.
+#[test]
+fn an_exec_into_a_running_container_is_a_session_with_a_signal_of_its_own() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !prerequisites_or_skip(
+        "an_exec_into_a_running_container_is_a_session_with_a_signal_of_its_own",
+    ) {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_wsprof");
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("podman.sock");
+    let db = tmp.path().join("session.duckdb");
+    let log = tmp.path().join("wsprof.log");
+    let name = "wsprof-live-session";
+    let _guard = podman_service(&sock, &[name]);
+    let capture = Command::new(bin)
+        .args([
+            "capture",
+            "--duration",
+            "16s",
+            "--snapshot-interval",
+            "4s",
+            "--runtime-socket",
+        ])
+        .arg(&sock)
+        .arg("--db")
+        .arg(&db)
+        .arg("--log-file")
+        .arg(&log)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsprof capture");
+    std::thread::sleep(Duration::from_secs(3));
+    let run = podman()
+        .args([
+            "run",
+            "-d",
+            "--network=none",
+            "--name",
+            name,
+            "demo/web:1.0",
+            "sleep",
+            "11",
+        ])
+        .output()
+        .expect("podman run");
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    std::thread::sleep(Duration::from_secs(2));
+    let exec = podman()
+        .args([
+            "exec",
+            name,
+            "sh",
+            "-c",
+            "cat /etc/hostname > /dev/null; id > /dev/null",
+        ])
+        .output()
+        .expect("podman exec");
+    assert!(
+        exec.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exec.stderr)
+    );
+    let out = capture.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json = |args: &[&str]| -> serde_json::Value {
+        let o = Command::new(bin)
+            .args(args)
+            .arg("--db")
+            .arg(&db)
+            .arg("--log-file")
+            .arg(&log)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice(&o.stdout).unwrap()
+    };
+    let signals = json(&[
+        "signals",
+        "--json",
+        "--rule",
+        "interactive-session-into-container",
+    ]);
+    let s = signals
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["image"] == "demo/web" && s["version"] == "1.0")
+        .unwrap_or_else(|| panic!("no session signal: {signals}"));
+    assert_eq!(s["process"]["exec_path"], "/bin/sh", "{s}");
+    let shown = json(&["profile", "show", "demo/web:1.0", "--json"]);
+    let keys: Vec<&str> = shown["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|n| n["key"].as_str())
+        .collect();
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("p:[exec session]|p:/bin/sh|p:/bin/cat")),
+        "the session's processes are grouped under it: {keys:?}"
+    );
+    assert!(
+        keys.iter().any(|k| *k == "p:/bin/sleep"),
+        "the entrypoint stays a root of its own: {keys:?}"
+    );
+}

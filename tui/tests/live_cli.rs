@@ -293,7 +293,7 @@ fn an_exec_into_a_running_container_is_a_session_with_a_signal_of_its_own() {
         "the session's processes are grouped under it: {keys:?}"
     );
     assert!(
-        keys.iter().any(|k| *k == "p:/bin/sleep"),
+        keys.contains(&"p:/bin/sleep"),
         "the entrypoint stays a root of its own: {keys:?}"
     );
 }

@@ -295,33 +295,60 @@ fn ui_attached(cli: &Cli, keymap: Option<&str>) -> Result<()> {
     }
 }
 
-/// `wsprof agent`: capture + detection + ingest into the store, the API on the socket, until
-/// SIGTERM/SIGINT; then the open snapshots are stored, the store checkpointed, the socket
-/// removed.
-fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()> {
-    let eff = settings(cli, &Flags::from_capture(args))?;
-    let opts = eff.capture_options();
-    let rules = commands::load_rules(&cli.rules)?;
-    let db = eff.settings.store.path.clone();
-    let socket = eff.settings.agent.socket.clone();
-    let socket_group = socket_group.unwrap_or(&eff.settings.agent.socket_group);
-    let retention_days = eff.settings.store.retention_days;
-    let mut store = Store::open(&db)?;
+/// A capture feeding an engine on the store of the settings.
+struct Capturing {
+    engine: Engine,
+    stats: Arc<std::sync::Mutex<capture::CaptureStats>>,
+    pipeline: Arc<live::Pipeline>,
+    /// Set to stop capture (the feeder then stores the open snapshots and ends).
+    stop: Arc<AtomicBool>,
+    feeder: std::thread::JoinHandle<Result<capture::CaptureStats, String>>,
+}
+
+/// Open the store (pruned to the retention), start the engine on it and capture into it.
+fn start_capturing(eff: &Effective, rules: model::rule::RuleSet) -> Result<Capturing> {
+    let mut store = Store::open(&eff.settings.store.path)?;
     store.settings = eff.store_settings();
-    prune(&mut store, retention_days)?;
+    prune(&mut store, eff.settings.store.retention_days)?;
     let engine = Engine::start(store, rules);
     let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
     let pipeline = Arc::new(live::Pipeline::default());
     let stop = Arc::new(AtomicBool::new(false));
-    // Capture first: "not root" or a rejected program is reported before the socket exists.
     let feeder = live::spawn_capture(
-        opts,
+        eff.capture_options(),
         engine.sender(),
         stats.clone(),
         stop.clone(),
         engine.changes(),
         pipeline.clone(),
     )?;
+    Ok(Capturing {
+        engine,
+        stats,
+        pipeline,
+        stop,
+        feeder,
+    })
+}
+
+/// `wsprof agent`: capture + detection + ingest into the store, the API on the socket, until
+/// SIGTERM/SIGINT; then the open snapshots are stored, the store checkpointed, the socket
+/// removed.
+fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()> {
+    let eff = settings(cli, &Flags::from_capture(args))?;
+    let rules = commands::load_rules(&cli.rules)?;
+    let db = eff.settings.store.path.clone();
+    let socket = eff.settings.agent.socket.clone();
+    let socket_group = socket_group.unwrap_or(&eff.settings.agent.socket_group);
+    let retention_days = eff.settings.store.retention_days;
+    // Capture first: "not root" or a rejected program is reported before the socket exists.
+    let Capturing {
+        engine,
+        stats,
+        pipeline,
+        stop,
+        feeder,
+    } = start_capturing(&eff, rules)?;
     let (listener, group) = match agent::bind_socket(&socket, socket_group) {
         Ok(l) => l,
         Err(e) => {
@@ -509,28 +536,19 @@ fn live(
     headless: Option<Option<i64>>,
 ) -> Result<()> {
     let eff = settings(cli, &Flags::from_capture(args))?;
-    let opts = eff.capture_options();
     let keymap = match headless {
         Some(_) => Keymap::builtin(),
         None => Keymap::load(keymap, user_keymap_path().as_deref())?,
     };
     let rules = commands::load_rules(&cli.rules)?;
     let db_path = eff.settings.store.path.clone();
-    let mut store = Store::open(&db_path)?;
-    store.settings = eff.store_settings();
-    prune(&mut store, eff.settings.store.retention_days)?;
-    let engine = Engine::start(store, rules);
-    let stats = Arc::new(std::sync::Mutex::new(capture::CaptureStats::default()));
-    let pipeline = Arc::new(live::Pipeline::default());
-    let stop = Arc::new(AtomicBool::new(false));
-    let feeder = live::spawn_capture(
-        opts,
-        engine.sender(),
-        stats.clone(),
-        stop.clone(),
-        engine.changes(),
-        pipeline.clone(),
-    )?;
+    let Capturing {
+        engine,
+        stats,
+        pipeline,
+        stop,
+        feeder,
+    } = start_capturing(&eff, rules)?;
     tracing::info!(db = %db_path.display(), "live capture started");
     let result = match headless {
         Some(duration) => {

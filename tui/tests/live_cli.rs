@@ -12,6 +12,28 @@ use std::time::Duration;
 /// The live tests run one at a time: each capture sees every container on the host.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// `wsprof capture` with 4 s snapshots into `db`, images from the podman API on `sock`.
+fn capture_for(
+    extra: &[&str],
+    sock: &std::path::Path,
+    db: &std::path::Path,
+    log: &std::path::Path,
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_wsprof"))
+        .args(["capture", "--snapshot-interval", "4s"])
+        .args(extra)
+        .arg("--runtime-socket")
+        .arg(sock)
+        .arg("--db")
+        .arg(db)
+        .arg("--log-file")
+        .arg(log)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("wsprof capture")
+}
+
 #[test]
 fn capture_command_stores_snapshots_and_live_signals() {
     let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
@@ -24,24 +46,7 @@ fn capture_command_stores_snapshots_and_live_signals() {
     let db = tmp.path().join("live.duckdb");
     let log = tmp.path().join("wsprof.log");
     let _guard = podman_service(&sock, &["wsprof-live-cli", "wsprof-live-ui"]);
-    let capture = Command::new(bin)
-        .args([
-            "capture",
-            "--duration",
-            "20s",
-            "--snapshot-interval",
-            "4s",
-            "--runtime-socket",
-        ])
-        .arg(&sock)
-        .arg("--db")
-        .arg(&db)
-        .arg("--log-file")
-        .arg(&log)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wsprof capture");
+    let capture = capture_for(&["--duration", "20s"], &sock, &db, &log);
     std::thread::sleep(Duration::from_secs(3));
     let run = podman()
         .args([
@@ -196,24 +201,7 @@ fn an_exec_into_a_running_container_is_a_session_with_a_signal_of_its_own() {
     let log = tmp.path().join("wsprof.log");
     let name = "wsprof-live-session";
     let _guard = podman_service(&sock, &[name]);
-    let capture = Command::new(bin)
-        .args([
-            "capture",
-            "--duration",
-            "16s",
-            "--snapshot-interval",
-            "4s",
-            "--runtime-socket",
-        ])
-        .arg(&sock)
-        .arg("--db")
-        .arg(&db)
-        .arg("--log-file")
-        .arg(&log)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("wsprof capture");
+    let capture = capture_for(&["--duration", "16s"], &sock, &db, &log);
     std::thread::sleep(Duration::from_secs(3));
     let run = podman()
         .args([

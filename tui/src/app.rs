@@ -122,16 +122,24 @@ pub struct App {
     pub now_ms: i64,
 }
 
+/// The items `query` finds: those that hold it as written (ignoring case) when there are
+/// any, otherwise the fuzzy matches. A word such as `known` or `namespace:payments` then
+/// means that word, not any item whose text happens to hold its letters in order.
 fn fuzzy_keep<T>(items: &[T], query: &str, text: impl Fn(&T) -> String) -> Vec<usize> {
     if query.is_empty() {
         return (0..items.len()).collect();
     }
+    let texts: Vec<String> = items.iter().map(|it| text(it).to_lowercase()).collect();
+    let q = query.to_lowercase();
+    let exact: Vec<usize> = (0..texts.len())
+        .filter(|&i| texts[i].contains(&q))
+        .collect();
+    if !exact.is_empty() {
+        return exact;
+    }
     let m = SkimMatcherV2::default().ignore_case();
-    items
-        .iter()
-        .enumerate()
-        .filter(|(_, it)| m.fuzzy_match(&text(it), query).is_some())
-        .map(|(i, _)| i)
+    (0..texts.len())
+        .filter(|&i| m.fuzzy_match(&texts[i], query).is_some())
         .collect()
 }
 
@@ -754,5 +762,27 @@ impl App {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::fuzzy_keep;
+
+    #[test]
+    fn a_word_finds_what_holds_it_before_fuzzy_matches() {
+        let items = [
+            "shell-spawned-by-web-server acme/api known",
+            "archive-staged-in-temp-dir kinsing-node-worker-ninja /bin/gzip",
+            "recon acme/api KNOWN",
+        ];
+        let keep = |q: &str| fuzzy_keep(&items, q, |s| s.to_string());
+        assert_eq!(
+            keep("known"),
+            vec![0, 2],
+            "the word, not its letters in order"
+        );
+        assert_eq!(keep("gzp"), vec![1], "fuzzy when nothing holds the query");
+        assert_eq!(keep(""), vec![0, 1, 2]);
     }
 }

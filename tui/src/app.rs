@@ -54,6 +54,9 @@ pub struct ProfileView {
     pub focus: ProfileFocus,
     /// Signals of this image version (open).
     pub open_signals: usize,
+    /// Opened from a drift signal: its novel nodes, shown in the tree beside what the
+    /// profile holds (0%, marked `NEW`).
+    pub novel: Vec<NodeRow>,
 }
 
 /// Which lists to read again.
@@ -120,6 +123,25 @@ pub struct App {
     pub user: String,
     /// The data's clock (simulated in demo mode); 0 means the wall clock.
     pub now_ms: i64,
+}
+
+/// A drift signal's novel nodes as tree rows: 0% (the profile never saw them), marked
+/// `NEW` with their severity.
+fn novel_nodes(s: &SignalRow) -> Vec<NodeRow> {
+    s.drift
+        .iter()
+        .map(|d| NodeRow {
+            key: d.node_key.clone(),
+            parent: d.parent_key.clone(),
+            kind: d.kind.clone(),
+            label: format!("{}  NEW {}", d.label, d.severity),
+            depth: d.node_key.matches('|').count() as u32,
+            snapshots: 0,
+            commonality: 0.0,
+            access: d.access.clone(),
+            args: Vec::new(),
+        })
+        .collect()
 }
 
 /// The items `query` finds: those that hold it as written (ignoring case) when there are
@@ -357,6 +379,8 @@ impl App {
         match &mut self.profile {
             Some(pv) if pv.summary.image == image && pv.summary.version == version => {
                 pv.summary = summary;
+                let mut nodes = nodes;
+                nodes.extend(pv.novel.iter().cloned());
                 pv.tree.replace_nodes(nodes);
                 pv.snapshots = snapshots;
                 pv.snapshot_sel = pv.snapshot_sel.min(pv.snapshots.len().saturating_sub(1));
@@ -370,6 +394,7 @@ impl App {
                     snapshot_sel: 0,
                     focus: ProfileFocus::Tree,
                     open_signals,
+                    novel: Vec::new(),
                 });
             }
         }
@@ -681,9 +706,19 @@ impl App {
             return;
         };
         let (img, ver, node) = (s.image.clone(), s.version.clone(), s.node_key.clone());
+        let novel = novel_nodes(s);
+        let first_novel = novel.first().map(|n| n.key.clone());
         self.open_profile(src, &img, &ver);
         if let Some(pv) = &mut self.profile {
-            pv.tree.select_key(&node);
+            if !novel.is_empty() {
+                // the drift beside the profile: its novel nodes in the same tree
+                let mut nodes = pv.tree.nodes.clone();
+                nodes.extend(novel.iter().cloned());
+                pv.novel = novel;
+                pv.tree.replace_nodes(nodes);
+                pv.tree.expand_all();
+            }
+            pv.tree.select_key(first_novel.as_deref().unwrap_or(&node));
         }
     }
 

@@ -462,6 +462,24 @@ fn drift_signal_line_shows_its_size_and_the_panel_its_novel_tree() {
     assert!(s.contains("Novel activity (5 nodes)"), "{s}");
     assert!(s.contains("/etc/shadow (read)  high ×2 TA0006"), "{s}");
     insta::assert_snapshot!("signals_drift", s);
+    // the drift beside the profile: its novel nodes in the profile's tree, at 0%, marked
+    h.act(&[Action::ViewProfile]);
+    assert_eq!(h.app.screen, Screen::Profile);
+    let s = h.screen();
+    assert!(
+        s.contains("/bin/bash  NEW high"),
+        "the novel exec in the tree: {s}"
+    );
+    assert!(s.contains("0% /bin/bash"), "never seen: 0%: {s}");
+    assert!(
+        s.contains("/usr/sbin/nginx"),
+        "beside the known process it grew from: {s}"
+    );
+    let sel = h.app.profile.as_ref().unwrap().tree.selected().unwrap();
+    assert!(
+        sel.label.contains("NEW"),
+        "the first novel node is selected"
+    );
 }
 
 /// Kubernetes tags and image digests on the screens: a retagged image is marked on the

@@ -570,6 +570,7 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
              ALTER TABLE signals DROP COLUMN suggestion_block;
              ALTER TABLE snapshots DROP COLUMN tags_json; ALTER TABLE snapshots DROP COLUMN image_digest;
              ALTER TABLE signals DROP COLUMN tags_json; ALTER TABLE signals DROP COLUMN image_digest;
+             ALTER TABLE suppressions DROP COLUMN scope_tag;
              DELETE FROM schema_migrations WHERE version >= 2; CHECKPOINT;",
         )
         .unwrap();

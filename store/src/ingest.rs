@@ -1,4 +1,4 @@
-//! Snapshot ingest and profile merge. Snapshot rows and their nodes are appended in one
+//! Snapshot ingest and profile merge. Snapshot rows (with their tree) are written in one
 //! transaction; merged snapshots update `profile_nodes` by SQL (an upsert that counts the
 //! snapshot once per node), so commonality is `profile_nodes.snapshots / profiles.snapshot_count`.
 
@@ -49,12 +49,13 @@ impl Store {
         )?;
         let mut out = Vec::with_capacity(snaps.len());
         {
-            let mut nodes = tx.appender("snapshot_nodes")?;
+            // Nodes go to the merge staging only: `snapshot_nodes` (one row per node per
+            // snapshot) was read by nothing, and its appends were half of the ingest; a
+            // snapshot's nodes are in its stored tree.
             let mut staging = tx.appender("merge_staging")?;
             for s in snaps {
-                out.push(ingest_one(&tx, s, settings, &mut nodes, &mut staging)?);
+                out.push(ingest_one(&tx, s, settings, &mut staging)?);
             }
-            nodes.flush()?;
             staging.flush()?;
         }
         // One set-based merge for the batch: each staged row is one node of one merged
@@ -177,7 +178,6 @@ fn ingest_one(
     tx: &Transaction,
     s: &Snapshot,
     settings: &LifecycleSettings,
-    node_rows: &mut Appender,
     staging: &mut Appender,
 ) -> Result<IngestOutcome> {
     let name = format!("{}:{}", s.container.image, s.container.version);
@@ -221,31 +221,17 @@ fn ingest_one(
         tags_json,
         s.container.digest
     ])?;
-    for n in &nodes {
-        let args = serde_json::to_string(&n.args).unwrap_or_else(|_| "[]".into());
-        let parent = n.parent().map(|k| k.0);
-        let depth = n.depth() as i64;
-        let access = n.access.0 as i64;
-        node_rows.append_row(params![
-            s.id,
-            n.key.0,
-            parent,
-            n.kind.as_str(),
-            n.label,
-            depth,
-            access,
-            args
-        ])?;
-        if merged {
+    if merged {
+        for n in &nodes {
             staging.append_row(params![
                 p.id,
                 n.key.0,
-                parent,
+                n.parent().map(|k| k.0),
                 n.kind.as_str(),
                 n.label,
-                depth,
-                access,
-                args
+                n.depth() as i64,
+                n.access.0 as i64,
+                serde_json::to_string(&n.args).unwrap_or_else(|_| "[]".into())
             ])?;
         }
     }

@@ -111,6 +111,24 @@ fn prune_drops_old_unmerged_snapshots_closed_signals_and_counters_only() {
         .find(|x| x.id == "snap-3")
         .unwrap()
         .nodes;
+    // Stores written before this version hold one `snapshot_nodes` row per node per
+    // snapshot; pruning removes those of a pruned snapshot (rows made here as then).
+    {
+        let r = s.reader().unwrap();
+        let c = r.raw_connection();
+        for k in 0..old_unmerged_nodes {
+            c.execute(
+                "INSERT INTO snapshot_nodes VALUES ('snap-3', ?, NULL, 'process', 'x', 0, 0, '[]')",
+                [format!("p:/x{k}")],
+            )
+            .unwrap();
+        }
+        c.execute(
+            "INSERT INTO snapshot_nodes VALUES ('snap-4', 'p:/kept', NULL, 'process', 'x', 0, 0, '[]')",
+            [],
+        )
+        .unwrap();
+    }
 
     let open_old = inserted(s.add_signal(&signal("r-open", 1), DAY).unwrap());
     let sup_old = inserted(s.add_signal(&signal("r-sup", 2), 2 * DAY).unwrap());

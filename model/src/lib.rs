@@ -3,6 +3,7 @@
 //! with commonality and a lifecycle ([`profile`]), and what a person triages ([`signal`],
 //! [`suppression`]).
 
+pub mod calendar;
 pub mod drift;
 pub mod event;
 pub mod fold;

@@ -228,7 +228,7 @@ pub fn recover(path: &Path) -> Result<RecoverReport> {
 /// `PATH.recovery-YYYYMMDDTHHMMSS` (with a suffix if taken).
 fn backup_dir(path: &Path) -> PathBuf {
     let secs = crate::now_ms() / 1000;
-    let (y, mo, d, h, mi, s) = civil(secs);
+    let (y, mo, d, h, mi, s) = model::calendar::utc(secs);
     let stamp = format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}");
     let mut n = 0;
     loop {
@@ -242,39 +242,5 @@ fn backup_dir(path: &Path) -> PathBuf {
             return p;
         }
         n += 1;
-    }
-}
-
-/// UTC calendar fields of a unix time (days-from-civil inverse, Howard Hinnant's algorithm).
-fn civil(secs: i64) -> (i64, u32, u32, u32, u32, u32) {
-    let days = secs.div_euclid(86_400);
-    let rem = secs.rem_euclid(86_400);
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (
-        y,
-        m,
-        d,
-        (rem / 3600) as u32,
-        (rem % 3600 / 60) as u32,
-        (rem % 60) as u32,
-    )
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn civil_dates() {
-        assert_eq!(super::civil(0), (1970, 1, 1, 0, 0, 0));
-        // 2026-11-23 18:43:58 UTC
-        assert_eq!(super::civil(1_795_459_438), (2026, 11, 23, 18, 43, 58));
-        assert_eq!(super::civil(951_782_400), (2000, 2, 29, 0, 0, 0));
     }
 }

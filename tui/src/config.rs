@@ -109,7 +109,7 @@ impl Default for Settings {
                 retention_days: 30,
             },
             agent: AgentSection {
-                socket: PathBuf::from("/run/wsprof/wsprof.sock"),
+                socket: PathBuf::from(crate::client::DEFAULT_SOCKET),
                 socket_group: "wsprof".into(),
             },
         }

@@ -12,6 +12,20 @@ use std::time::Duration;
 /// The live tests run one at a time: each capture sees every container on the host.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
+/// `wsprof ARGS --db DB` (a `--json` twin) as JSON, asserting it succeeded.
+fn store_json(args: &[&str], db: &std::path::Path, log: &std::path::Path) -> serde_json::Value {
+    let o = Command::new(env!("CARGO_BIN_EXE_wsprof"))
+        .args(args)
+        .arg("--db")
+        .arg(db)
+        .arg("--log-file")
+        .arg(log)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// `wsprof capture` with 4 s snapshots into `db`, images from the podman API on `sock`.
 fn capture_for(
     extra: &[&str],
@@ -40,7 +54,6 @@ fn capture_command_stores_snapshots_and_live_signals() {
     if !prerequisites_or_skip("capture_command_stores_snapshots_and_live_signals") {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_wsprof");
     let tmp = tempfile::tempdir().unwrap();
     let sock = tmp.path().join("podman.sock");
     let db = tmp.path().join("live.duckdb");
@@ -77,18 +90,7 @@ fn capture_command_stores_snapshots_and_live_signals() {
     );
     assert!(stdout.contains("(0 lost"), "{stdout}");
 
-    let json = |args: &[&str]| -> serde_json::Value {
-        let o = Command::new(bin)
-            .args(args)
-            .arg("--db")
-            .arg(&db)
-            .arg("--log-file")
-            .arg(&log)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let json = |args: &[&str]| store_json(args, &db, &log);
     let profiles = json(&["profiles", "--json"]);
     let web = profiles
         .as_array()
@@ -194,7 +196,6 @@ fn an_exec_into_a_running_container_is_a_session_with_a_signal_of_its_own() {
     ) {
         return;
     }
-    let bin = env!("CARGO_BIN_EXE_wsprof");
     let tmp = tempfile::tempdir().unwrap();
     let sock = tmp.path().join("podman.sock");
     let db = tmp.path().join("session.duckdb");
@@ -243,18 +244,7 @@ fn an_exec_into_a_running_container_is_a_session_with_a_signal_of_its_own() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let json = |args: &[&str]| -> serde_json::Value {
-        let o = Command::new(bin)
-            .args(args)
-            .arg("--db")
-            .arg(&db)
-            .arg("--log-file")
-            .arg(&log)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-        serde_json::from_slice(&o.stdout).unwrap()
-    };
+    let json = |args: &[&str]| store_json(args, &db, &log);
     let signals = json(&[
         "signals",
         "--json",

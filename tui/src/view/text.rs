@@ -2,33 +2,12 @@
 
 /// Unix ms as `YYYY-MM-DD HH:MM` UTC.
 pub fn time(ms: i64) -> String {
-    let secs = ms.div_euclid(1000);
-    let days = secs.div_euclid(86_400);
-    let sod = secs.rem_euclid(86_400);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}",
-        sod / 3600,
-        (sod % 3600) / 60
-    )
+    let (y, m, d, h, mi, _) = model::calendar::utc(ms.div_euclid(1000));
+    format!("{y:04}-{m:02}-{d:02} {h:02}:{mi:02}")
 }
 
 pub fn opt_time(ms: Option<i64>) -> String {
     ms.map(time).unwrap_or_else(|| "-".into())
-}
-
-/// Days since 1970-01-01 to (year, month, day), proleptic Gregorian.
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (if m <= 2 { y + 1 } else { y }, m, d)
 }
 
 pub fn percent(c: f64) -> String {

@@ -128,11 +128,14 @@ impl Access {
     }
     /// Names of the kinds set, in a fixed order.
     pub fn names(self) -> Vec<&'static str> {
+        self.name_iter().collect()
+    }
+    /// [`Self::names`] without a vector.
+    pub fn name_iter(self) -> impl Iterator<Item = &'static str> {
         Self::NAMES
             .iter()
-            .filter(|(a, _)| self.contains(*a))
+            .filter(move |(a, _)| self.contains(*a))
             .map(|(_, n)| *n)
-            .collect()
     }
     /// Parse one kind name (`read`, `write`, ...).
     pub fn from_name(name: &str) -> Option<Access> {

@@ -365,6 +365,119 @@ impl ActivityTree {
     }
 }
 
+/// One node of a tree as [`ActivityTree::visit`] shows it: borrowed, so a walk over a large
+/// tree allocates nothing per node. The same nodes, keys and order as [`ActivityTree::nodes`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeRef<'a> {
+    pub key: &'a str,
+    /// The parent's key (`key` up to its last `|`); None for a root process.
+    pub parent: Option<&'a str>,
+    pub kind: NodeKind,
+    pub label: &'a str,
+    /// Number of `|` in the key.
+    pub depth: usize,
+    /// File access kinds (files only; empty otherwise).
+    pub access: Access,
+    /// Sample argv (processes only).
+    pub args: &'a [String],
+}
+
+impl ActivityTree {
+    /// Call `f` on every node, parents before children, in the order of [`Self::nodes`].
+    pub fn visit(&self, mut f: impl FnMut(&NodeRef<'_>)) {
+        let mut key = String::new();
+        let mut label = String::new();
+        for root in &self.roots {
+            visit_process(root, 0, &mut key, &mut label, &mut f);
+        }
+    }
+}
+
+/// Append the key segment of a node (`f:/etc/passwd`, `|` escaped) to `key`.
+fn push_segment(key: &mut String, kind: NodeKind, label: &str) {
+    key.push(kind.tag());
+    key.push(':');
+    let mut rest = label;
+    while let Some(i) = rest.find('|') {
+        key.push_str(&rest[..i]);
+        key.push_str("%7C");
+        rest = &rest[i + 1..];
+    }
+    key.push_str(rest);
+}
+
+fn visit_process(
+    p: &ProcessNode,
+    depth: usize,
+    key: &mut String,
+    label: &mut String,
+    f: &mut impl FnMut(&NodeRef<'_>),
+) {
+    use std::fmt::Write;
+    let parent_len = key.len();
+    if depth > 0 {
+        key.push('|');
+    }
+    push_segment(key, NodeKind::Process, &p.path);
+    f(&NodeRef {
+        key,
+        parent: (depth > 0).then(|| &key[..parent_len]),
+        kind: NodeKind::Process,
+        label: &p.path,
+        depth,
+        access: Access::default(),
+        args: &p.args,
+    });
+    let here = key.len();
+    let mut leaf = |key: &mut String, kind: NodeKind, label: &str, access: Access| {
+        key.push('|');
+        push_segment(key, kind, label);
+        f(&NodeRef {
+            key,
+            parent: Some(&key[..here]),
+            kind,
+            label,
+            depth: depth + 1,
+            access,
+            args: &[],
+        });
+        key.truncate(here);
+    };
+    for file in &p.files {
+        leaf(key, NodeKind::File, &file.path, file.access);
+    }
+    for d in &p.dns {
+        label.clear();
+        let _ = write!(label, "{} {}", d.name, d.qtype);
+        leaf(key, NodeKind::Dns, label, Access::default());
+    }
+    for n in &p.net {
+        label.clear();
+        let _ = write!(
+            label,
+            "{} {}/{} {}",
+            n.op,
+            n.family,
+            n.port,
+            n.class.as_str()
+        );
+        leaf(key, NodeKind::Net, label, Access::default());
+    }
+    for k in &p.kernel {
+        label.clear();
+        label.push_str(&k.op);
+        if !k.detail.is_empty() {
+            label.push(' ');
+            label.push_str(&k.detail);
+        }
+        leaf(key, NodeKind::Kernel, label, Access::default());
+    }
+    for c in &p.children {
+        visit_process(c, depth + 1, key, label, f);
+    }
+    key.truncate(parent_len);
+}
+
 /// Label of a network node as shown and keyed: `connect tcp/5432 private`.
 pub fn net_label(n: &NetNode) -> String {
     format!("{} {}/{} {}", n.op, n.family, n.port, n.class.as_str())
@@ -422,16 +535,41 @@ mod access_names {
     use serde::{de::Error, Deserialize, Deserializer, Serializer};
 
     pub fn serialize<S: Serializer>(a: &Access, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(a.names())
+        s.collect_seq(a.name_iter())
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Access, D::Error> {
-        let names = Vec::<String>::deserialize(d)?;
-        names.iter().try_fold(Access::default(), |acc, n| {
-            Access::from_name(n)
-                .map(|a| acc.union(a))
-                .ok_or_else(|| D::Error::custom(format!("unknown access kind `{n}`")))
-        })
+        // Names are matched as they are read (no string kept per name, a file node per
+        // tree line); an unknown one is reported after the list, where it always was.
+        let names = Vec::<Name>::deserialize(d)?;
+        names
+            .into_iter()
+            .try_fold(Access::default(), |acc, n| match n {
+                Name::Known(a) => Ok(acc.union(a)),
+                Name::Unknown(n) => Err(D::Error::custom(format!("unknown access kind `{n}`"))),
+            })
+    }
+
+    enum Name {
+        Known(Access),
+        Unknown(String),
+    }
+
+    impl<'de> Deserialize<'de> for Name {
+        fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Name, D::Error> {
+            struct V;
+            impl serde::de::Visitor<'_> for V {
+                type Value = Name;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a string")
+                }
+                fn visit_str<E: Error>(self, v: &str) -> Result<Name, E> {
+                    Ok(Access::from_name(v)
+                        .map_or_else(|| Name::Unknown(v.to_string()), Name::Known))
+                }
+            }
+            d.deserialize_str(V)
+        }
     }
 }
 
@@ -501,6 +639,75 @@ mod tests {
         let sh = &t.roots[0].children[0];
         assert_eq!(sh.files[0].access, Access::READ.union(Access::WRITE));
         assert_eq!(sh.args, vec!["/bin/sh", "--password=***"]);
+    }
+
+    #[test]
+    fn visit_gives_the_nodes_of_nodes() {
+        let mut t = ActivityTree::default();
+        t.record(&ev(&["/init|x"], EventKind::Exec));
+        t.record(&ev(
+            &["/init|x", "/bin/sh"],
+            EventKind::Open {
+                path: "/etc/a|b".into(),
+                access: Access::READ,
+            },
+        ));
+        t.record(&ev(
+            &["/init|x", "/bin/sh"],
+            EventKind::Dns {
+                name: "example.com".into(),
+                qtype: "A".into(),
+            },
+        ));
+        t.record(&ev(
+            &["/init|x"],
+            EventKind::Connect {
+                family: "tcp".into(),
+                addr: "10.0.0.5".into(),
+                port: 5432,
+            },
+        ));
+        t.record(&ev(&["/init|x"], EventKind::Capset));
+        t.record(&ev(&["/init|x"], EventKind::Setuid { uid: 0 }));
+        t.record(&ev(&["/other"], EventKind::Exec));
+        let mut seen = Vec::new();
+        t.visit(|n| {
+            seen.push(FlatNode {
+                key: NodeKey(n.key.to_string()),
+                kind: n.kind,
+                label: n.label.to_string(),
+                access: n.access,
+                args: n.args.to_vec(),
+            });
+            assert_eq!(
+                n.parent.map(str::to_string),
+                NodeKey(n.key.to_string()).parent().map(|k| k.0)
+            );
+            assert_eq!(n.depth, NodeKey(n.key.to_string()).depth());
+        });
+        assert_eq!(seen, t.nodes());
+        assert_eq!(seen.len(), 8);
+    }
+
+    #[test]
+    fn an_unknown_access_kind_is_reported_after_its_list() {
+        let j = r#"{"roots":[{"path":"/a","files":[{"path":"/x","access":["read","frob"]}]}]}"#;
+        let e = serde_json::from_str::<ActivityTree>(j)
+            .unwrap_err()
+            .to_string();
+        // where the list ends (serde_json reports the character after the `]`)
+        let col = j.find(r#""frob"]"#).unwrap() + r#""frob"]"#.len() + 1;
+        assert_eq!(
+            e,
+            format!("unknown access kind `frob` at line 1 column {col}")
+        );
+        let e = serde_json::from_str::<ActivityTree>(&j.replace(r#""frob""#, "1"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("invalid type: integer `1`, expected a string"),
+            "{e}"
+        );
     }
 
     #[test]

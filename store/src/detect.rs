@@ -76,13 +76,14 @@ impl Detector {
     }
 
     /// The workload's profile if it is Stable.
-    fn stable_profile(&mut self, store: &Store, ev: &Event) -> Result<Option<&Profile>> {
+    fn stable_profile(&mut self, store: &mut Store, ev: &Event) -> Result<Option<&Profile>> {
         let key = (ev.container.image.clone(), ev.container.version.clone());
         if !self.profiles.contains_key(&key) {
-            let known = match store.profile_status(&key.0, &key.1)? {
+            // as the writer sees them: with what its open batch gathered
+            let known = match store.status_now(&key.0, &key.1)? {
                 None => Known::Absent,
                 Some(ProfileStatus::Learning) => Known::Learning,
-                Some(ProfileStatus::Stable) => match store.profile(&key.0, &key.1)? {
+                Some(ProfileStatus::Stable) => match store.profile_now(&key.0, &key.1)? {
                     Some(p) => Known::Stable(Box::new(p)),
                     None => Known::Absent,
                 },

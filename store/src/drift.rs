@@ -5,6 +5,7 @@
 //! category that matters (a new executable, a write to a system path, an outbound
 //! connection, kernel activity).
 
+use crate::batch::{DriftNodeWrite, Pending, SignalChange};
 use crate::read::Reads;
 use crate::signal::SignalRow;
 use crate::{Result, Store};
@@ -150,8 +151,8 @@ pub(crate) fn load_states(store: &Store) -> Result<HashMap<String, DriftState>> 
 impl Store {
     /// Count the novel nodes of one event on its container's drift signal (opened when the
     /// container has none whose last activity is within the de-duplication window). Never
-    /// rate-limited; one transaction. `reason` explains the first novel node (used when the
-    /// signal is opened). `None` when `nodes` is empty.
+    /// rate-limited; written with the batch (see `batch.rs`). `reason` explains the first
+    /// novel node (used when the signal is opened). `None` when `nodes` is empty.
     pub fn add_drift(
         &mut self,
         ev: &Event,
@@ -173,7 +174,6 @@ impl Store {
             .get(&container)
             .filter(|st| ts - st.last_ms <= window)
             .map(|st| st.id);
-        let tx = self.conn.transaction()?;
         let (mut st, new_signal) = match current {
             Some(_) => (
                 self.index.drift.remove(&container).expect("checked above"),
@@ -191,7 +191,7 @@ impl Store {
                 s.node = first.key.clone();
                 s.suggestion_block = Some(DRIFT_BLOCK.to_string());
                 let key = format!("drift\u{1f}{}\u{1f}{ts}", container);
-                let id = Self::insert_signal_on(&tx, &s, &key)?;
+                let id = self.gather_new_signal(&s, &key)?;
                 (
                     DriftState {
                         id,
@@ -211,53 +211,14 @@ impl Store {
         for n in nodes {
             match st.nodes.get(&n.key.0).copied() {
                 Some((sev, access)) => {
-                    let rank_up = n.severity > sev;
                     let access = access | n.access.0;
-                    tx.execute(
-                        "UPDATE drift_nodes SET count = count + 1, last_ms = greatest(last_ms, ?),
-                            first_ms = least(first_ms, ?), access = ?,
-                            severity = CASE WHEN ? THEN ? ELSE severity END,
-                            category = CASE WHEN ? THEN ? ELSE category END,
-                            tactic = CASE WHEN ? THEN ? ELSE tactic END,
-                            why = CASE WHEN ? THEN ? ELSE why END
-                         WHERE signal_id = ? AND node_key = ?",
-                        params![
-                            ts,
-                            ts,
-                            i32::from(access),
-                            rank_up,
-                            n.severity.as_str(),
-                            rank_up,
-                            n.category.as_str(),
-                            rank_up,
-                            n.tactic,
-                            rank_up,
-                            n.why,
-                            st.id,
-                            n.key.0
-                        ],
-                    )?;
+                    self.pending
+                        .drift_node_again(st.id, n, ts, access, n.severity > sev);
                     st.nodes
                         .insert(n.key.0.clone(), (sev.max(n.severity), access));
                 }
                 None => {
-                    tx.execute(
-                        "INSERT INTO drift_nodes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?, ?)",
-                        params![
-                            st.id,
-                            n.key.0,
-                            n.key.parent().map(|p| p.0),
-                            n.kind.as_str(),
-                            n.label,
-                            i32::from(n.access.0),
-                            n.category.as_str(),
-                            n.severity.as_str(),
-                            n.tactic,
-                            n.why,
-                            ts,
-                            ts
-                        ],
-                    )?;
+                    self.pending.drift_node_new(st.id, n, ts);
                     st.nodes.insert(n.key.0.clone(), (n.severity, n.access.0));
                     *st.by_kind.entry(n.kind).or_default() += 1;
                     new_nodes += 1;
@@ -270,23 +231,32 @@ impl Store {
             st.tactics.insert(n.tactic.clone());
         }
         st.last_ms = st.last_ms.max(ts);
-        tx.execute(
-            "UPDATE signals SET count = count + CASE WHEN ? THEN 0 ELSE 1 END,
-                last_ts_ms = greatest(last_ts_ms, ?), severity = ?, mitre = ?, summary = ?,
-                status = CASE WHEN ? THEN ? ELSE status END
-             WHERE signal_id = ?",
-            params![
-                new_signal,
-                ts,
-                st.severity.as_str(),
-                st.mitre(),
-                st.summary(),
-                crossed,
-                SignalStatus::Open.as_str(),
-                st.id
-            ],
-        )?;
-        tx.commit()?;
+        let (severity, mitre, summary) =
+            (st.severity.as_str().to_string(), st.mitre(), st.summary());
+        let p = &mut self.pending;
+        match p.signal_at.get(&st.id) {
+            Some(&i) => {
+                let row = &mut p.signals[i];
+                if !new_signal {
+                    row.count += 1;
+                }
+                row.last_ts_ms = row.last_ts_ms.max(ts);
+                (row.severity, row.mitre, row.summary) = (severity, mitre, summary);
+                if crossed {
+                    row.status = SignalStatus::Open.as_str().to_string();
+                }
+            }
+            None => {
+                let c = p.signal_changes.entry(st.id).or_insert(SignalChange {
+                    last_ts_ms: ts,
+                    ..Default::default()
+                });
+                c.count_add += 1;
+                c.last_ts_ms = c.last_ts_ms.max(ts);
+                c.drift = Some((severity, mitre, summary));
+                c.reopen |= crossed;
+            }
+        }
         let out = DriftOutcome {
             signal_id: st.id,
             new_signal,
@@ -297,7 +267,85 @@ impl Store {
             tracing::info!(signal = st.id, "drift signal raised again: a new category");
         }
         self.index.drift.insert(container, st);
+        self.flush_unless_batching()?;
         Ok(Some(out))
+    }
+}
+
+impl Pending {
+    /// A novel node first counted on drift signal `signal_id`.
+    fn drift_node_new(&mut self, signal_id: i64, n: &NovelNode, ts: i64) {
+        self.drift_at
+            .insert((signal_id, n.key.0.clone()), self.drift_nodes.len());
+        self.drift_nodes.push(DriftNodeWrite {
+            signal_id,
+            node_key: n.key.0.clone(),
+            parent_key: n.key.parent().map(|p| p.0),
+            kind: n.kind.as_str().to_string(),
+            label: n.label.clone(),
+            access: i32::from(n.access.0),
+            category: n.category.as_str().to_string(),
+            severity: n.severity.as_str().to_string(),
+            tactic: n.tactic.clone(),
+            why: n.why.clone(),
+            stored: false,
+            ranked_up: false,
+            count: 1,
+            first_ms: ts,
+            last_ms: ts,
+        });
+    }
+
+    /// A node the drift signal holds, seen again: counted, its access now `access`, and
+    /// when it ranks higher than before, its severity, category, tactic and why replaced.
+    fn drift_node_again(
+        &mut self,
+        signal_id: i64,
+        n: &NovelNode,
+        ts: i64,
+        access: u16,
+        rank_up: bool,
+    ) {
+        let k = (signal_id, n.key.0.clone());
+        let w = match self.drift_at.get(&k) {
+            Some(&i) => {
+                let w = &mut self.drift_nodes[i];
+                w.count += 1;
+                w.first_ms = w.first_ms.min(ts);
+                w.last_ms = w.last_ms.max(ts);
+                w
+            }
+            None => {
+                // stored in an earlier batch: what to add to its row
+                self.drift_at.insert(k, self.drift_nodes.len());
+                self.drift_nodes.push(DriftNodeWrite {
+                    signal_id,
+                    node_key: n.key.0.clone(),
+                    parent_key: None,
+                    kind: String::new(),
+                    label: String::new(),
+                    access: 0,
+                    category: String::new(),
+                    severity: String::new(),
+                    tactic: String::new(),
+                    why: String::new(),
+                    stored: true,
+                    ranked_up: false,
+                    count: 1,
+                    first_ms: ts,
+                    last_ms: ts,
+                });
+                self.drift_nodes.last_mut().expect("pushed")
+            }
+        };
+        w.access = i32::from(access);
+        if rank_up {
+            w.ranked_up = true;
+            w.severity = n.severity.as_str().to_string();
+            w.category = n.category.as_str().to_string();
+            w.tactic = n.tactic.clone();
+            w.why = n.why.clone();
+        }
     }
 }
 

@@ -3,6 +3,7 @@
 //! validated completely before anything is written, then ingested in one transaction.
 
 use crate::query::SnapshotRow;
+use crate::snapshot_file::{SnapshotReader, Unusual};
 use crate::{Result, Store, StoreError};
 use model::snapshot::{from_file_json, to_file_json, Snapshot, SNAPSHOT_FORMAT_VERSION};
 use model::LifecycleSettings;
@@ -61,7 +62,34 @@ impl Store {
     }
 
     /// Read, validate and ingest a JSON snapshot file; nothing is written on any error.
+    /// Read one snapshot at a time (see `snapshot_file.rs`); a file that is not of the
+    /// usual shape, and every error, is read again whole, which words the error as it
+    /// always did.
     pub fn import_json(
+        &mut self,
+        path: &Path,
+        settings: &LifecycleSettings,
+    ) -> Result<usize, ExchangeError> {
+        let streamed = std::fs::File::open(path)
+            .map_err(Unusual::from)
+            .and_then(|f| SnapshotReader::open(f))
+            .and_then(|r| {
+                self.ingest_stream(settings, r.map(|s| s.map_err(StreamError::from)))
+                    .map_err(|e: StreamError| {
+                        if let StreamError::Store(e) = e {
+                            tracing::info!(path = %path.display(), "import stopped ({e}); reading the file whole");
+                        }
+                        Unusual
+                    })
+            });
+        match streamed {
+            Ok(n) => Ok(n),
+            Err(Unusual) => self.import_json_whole(path, settings),
+        }
+    }
+
+    /// Read the whole file, validate every snapshot, then ingest them.
+    fn import_json_whole(
         &mut self,
         path: &Path,
         settings: &LifecycleSettings,
@@ -74,6 +102,7 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
+        drop(text);
         self.ingest_all(path, &snaps, settings)
     }
 
@@ -188,6 +217,24 @@ impl Store {
         }
         drop(stmt);
         self.ingest_all(path, &snaps, settings)
+    }
+}
+
+/// Why a streamed import stopped.
+enum StreamError {
+    Store(StoreError),
+    File,
+}
+
+impl From<StoreError> for StreamError {
+    fn from(e: StoreError) -> Self {
+        StreamError::Store(e)
+    }
+}
+
+impl From<Unusual> for StreamError {
+    fn from(_: Unusual) -> Self {
+        StreamError::File
     }
 }
 

@@ -1,12 +1,16 @@
-//! Snapshot ingest and profile merge. Snapshot rows (with their tree) are written in one
-//! transaction; merged snapshots update `profile_nodes` by SQL (an upsert that counts the
-//! snapshot once per node), so commonality is `profile_nodes.snapshots / profiles.snapshot_count`.
+//! Snapshot ingest and profile merge. Snapshot rows (with their tree) are appended; the
+//! nodes of merged snapshots are merged in memory (one entry per distinct node with the
+//! number of snapshots holding it) and written by one set-based upsert per batch, so
+//! commonality is `profile_nodes.snapshots / profiles.snapshot_count`. See `batch.rs` for
+//! when it is written.
 
+use crate::batch::SnapshotRow;
 use crate::{Result, Store, StoreError};
-use duckdb::{params, Appender, OptionalExt, Transaction};
-use model::profile::ProfileStatus;
+use duckdb::params;
+use model::profile::{Profile, ProfileStatus};
 use model::snapshot::Snapshot;
 use model::LifecycleSettings;
+use std::collections::HashSet;
 
 /// What happened to one ingested snapshot.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,79 +45,219 @@ impl Store {
             s.validate()
                 .map_err(|p| StoreError::Refused(format!("snapshot `{}`: {p}", s.id)))?;
         }
-        let tx = self.conn.transaction()?;
-        tx.execute_batch(
-            "CREATE TEMP TABLE IF NOT EXISTS merge_staging (
-                profile_id INTEGER, node_key VARCHAR, parent_key VARCHAR, kind VARCHAR,
-                label VARCHAR, depth INTEGER, access INTEGER, args_json VARCHAR)",
-        )?;
-        let mut out = Vec::with_capacity(snaps.len());
-        {
-            // Nodes go to the merge staging only: `snapshot_nodes` (one row per node per
-            // snapshot) was read by nothing, and its appends were half of the ingest; a
-            // snapshot's nodes are in its stored tree.
-            let mut staging = tx.appender("merge_staging")?;
-            for s in snaps {
-                out.push(ingest_one(&tx, s, settings, &mut staging)?);
-            }
-            staging.flush()?;
-        }
-        // One set-based merge for the batch: each staged row is one node of one merged
-        // snapshot, so count(*) per key is the number of snapshots holding it.
-        tx.execute_batch(
-            "INSERT INTO profile_nodes
-             SELECT profile_id, node_key, any_value(parent_key), any_value(kind), any_value(label),
-                    any_value(depth), count(*), bit_or(access),
-                    coalesce(min(args_json) FILTER (WHERE args_json <> '[]'), '[]')
-             FROM merge_staging GROUP BY profile_id, node_key
-             ON CONFLICT (profile_id, node_key) DO UPDATE SET
-               snapshots = profile_nodes.snapshots + excluded.snapshots,
-               access = profile_nodes.access | excluded.access,
-               args_json = CASE WHEN profile_nodes.args_json = '[]' THEN excluded.args_json ELSE profile_nodes.args_json END;
-             DELETE FROM merge_staging;",
-        )?;
-        tx.commit()?;
-        // Crash tests check that every snapshot logged here survives a kill.
+        // Everything that can fail is checked before anything is gathered.
+        let mut ids = HashSet::new();
         for s in snaps {
-            tracing::debug!(snapshot = %s.id, "snapshot committed");
+            if !ids.insert(s.id.as_str()) || self.snapshot_stored(&s.id)? {
+                return Err(already_stored(&s.id));
+            }
         }
+        for s in snaps {
+            if let Err(e) = self.batch_profile(&s.container.image, &s.container.version) {
+                if !self.batching {
+                    // nothing else was gathered: forget the profiles made for this call
+                    self.pending = Default::default();
+                }
+                return Err(e);
+            }
+        }
+        for m in self.pending.merges.values_mut() {
+            m.next_call();
+        }
+        let out = snaps
+            .iter()
+            .map(|s| {
+                let tree_json = serde_json::to_string(&s.tree).expect("trees serialize");
+                self.gather_snapshot(s, tree_json, settings)
+            })
+            .collect();
+        self.flush_unless_batching()?;
         Ok(out)
+    }
+
+    /// Ingest snapshots as `source` gives them, in one transaction, writing snapshot rows
+    /// out as they come (the merge is kept in memory: one entry per distinct node), so
+    /// memory holds a few snapshots, not all of them. `source` runs on a thread of its own
+    /// (with each tree's JSON made there), ahead of the merge. All or nothing: on any error
+    /// (from `source` too) nothing is stored. Returns how many.
+    pub(crate) fn ingest_stream<E: From<StoreError> + Send>(
+        &mut self,
+        settings: &LifecycleSettings,
+        source: impl Iterator<Item = std::result::Result<Snapshot, E>> + Send,
+    ) -> std::result::Result<usize, E> {
+        /// Tree JSON gathered before the snapshot rows are appended.
+        const APPEND_BYTES: usize = 8 << 20;
+        self.flush()?;
+        self.conn
+            .execute_batch("BEGIN TRANSACTION")
+            .map_err(StoreError::from)?;
+        let outer = std::mem::replace(&mut self.batching, true);
+        let mut n = 0;
+        let gathered = std::thread::scope(|scope| {
+            let (tx, rx) = std::sync::mpsc::sync_channel(2);
+            scope.spawn(move || {
+                for item in source {
+                    let item = item.map(|s| {
+                        let tree_json = serde_json::to_string(&s.tree).expect("trees serialize");
+                        (s, tree_json)
+                    });
+                    let failed = item.is_err();
+                    // a closed channel: the merge stopped on an error
+                    if tx.send(item).is_err() || failed {
+                        break;
+                    }
+                }
+            });
+            for item in rx {
+                let (s, tree_json) = item?;
+                s.validate()
+                    .map_err(|p| StoreError::Refused(format!("snapshot `{}`: {p}", s.id)))?;
+                if self.snapshot_stored(&s.id)? {
+                    return Err(already_stored(&s.id).into());
+                }
+                self.batch_profile(&s.container.image, &s.container.version)?;
+                self.gather_snapshot(&s, tree_json, settings);
+                n += 1;
+                if self.pending.snapshot_bytes >= APPEND_BYTES {
+                    self.write_pending(false)?;
+                }
+            }
+            Ok(())
+        });
+        self.batching = outer;
+        if let Err(e) = gathered {
+            self.rolled_back();
+            return Err(e);
+        }
+        self.commit_checkpointed()?;
+        Ok(n)
+    }
+
+    /// Commit the open (large) transaction by checkpointing it into the file rather than
+    /// writing it to the WAL and again into the file at the next checkpoint: DuckDB does so
+    /// when the commit is larger than its checkpoint threshold, which it estimates well
+    /// below what long strings (the trees) weigh. Durable when this returns, as any commit.
+    fn commit_checkpointed(&mut self) -> Result<()> {
+        let threshold: String = self.conn.query_row(
+            "SELECT current_setting('checkpoint_threshold')::VARCHAR",
+            [],
+            |r| r.get(0),
+        )?;
+        self.conn
+            .execute_batch("SET checkpoint_threshold = '1KB'")?;
+        let committed = self.commit_pending();
+        // a setting, not user input; DuckDB does not bind SET values
+        self.conn
+            .execute_batch(&format!("SET checkpoint_threshold = '{threshold}'"))?;
+        committed
+    }
+
+    /// Gather one snapshot whose profile the batch holds: its row, its nodes merged into
+    /// its profile while Learning, the profile's count and status.
+    fn gather_snapshot(
+        &mut self,
+        s: &Snapshot,
+        tree_json: String,
+        settings: &LifecycleSettings,
+    ) -> IngestOutcome {
+        let key = (s.container.image.clone(), s.container.version.clone());
+        let p = self
+            .pending
+            .profiles
+            .as_mut()
+            .and_then(|all| all.get_mut(&key))
+            .expect("the profile is read before its snapshots are gathered");
+        // As model::Profile::merge: check at the snapshot's end before, merge, check after.
+        let mut status = p.status;
+        let mut became_stable = false;
+        if status == ProfileStatus::Learning && settings.is_stable(p.count, p.first, s.ended_ms) {
+            status = ProfileStatus::Stable;
+            became_stable = true;
+        }
+        let merged = status == ProfileStatus::Learning;
+        let mut node_count = 0;
+        if merged {
+            node_count = self.pending.merges.entry(p.id).or_default().add(s);
+            p.count += 1;
+            p.first = Some(p.first.map_or(s.started_ms, |f| f.min(s.started_ms)));
+            p.last_updated = Some(p.last_updated.unwrap_or(s.ended_ms).max(s.ended_ms));
+            if settings.is_stable(p.count, p.first, s.ended_ms) {
+                status = ProfileStatus::Stable;
+                became_stable = true;
+            }
+        } else {
+            s.tree.visit(|_| node_count += 1);
+        }
+        if merged || became_stable {
+            p.status = status;
+            if became_stable {
+                p.stable_since = Some(s.ended_ms);
+            }
+            p.changed = true;
+        }
+        self.pending.snapshot_bytes += tree_json.len();
+        self.pending.snapshot_ids.insert(s.id.clone());
+        self.pending.snapshots.push(SnapshotRow {
+            id: s.id.clone(),
+            profile_id: p.id,
+            container_id: s.container.id.clone(),
+            host: s.host.clone(),
+            started_ms: s.started_ms,
+            ended_ms: s.ended_ms,
+            merged,
+            node_count: node_count as i64,
+            tree_json,
+            tags_json: serde_json::to_string(&s.container.tags).unwrap_or_else(|_| "[]".into()),
+            digest: s.container.digest.clone(),
+        });
+        IngestOutcome {
+            profile: format!("{}:{}", s.container.image, s.container.version),
+            merged,
+            status,
+            became_stable,
+        }
     }
 
     /// Make Learning profiles Stable that are Stable at `now_ms` by the lifecycle rule
     /// (the time threshold passed, or a count threshold lowered since they were merged).
     pub fn refresh_statuses(&mut self, now_ms: i64, settings: &LifecycleSettings) -> Result<usize> {
-        let tx = self.conn.transaction()?;
-        let due: Vec<i64> = {
-            let mut stmt = tx.prepare(
-                "SELECT profile_id, snapshot_count, first_snapshot_ms FROM profiles WHERE status = 'learning'",
-            )?;
-            let rows = stmt.query_map([], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                ))
-            })?;
-            let mut due = Vec::new();
-            for row in rows {
-                let (id, count, first) = row?;
-                if settings.is_stable(count as u32, first, now_ms) {
-                    due.push(id);
-                }
-            }
-            due
-        };
-        {
-            let mut upd = tx.prepare(
-                "UPDATE profiles SET status = 'stable', stable_since_ms = ? WHERE profile_id = ?",
-            )?;
-            for id in &due {
-                upd.execute(params![now_ms, id])?;
+        let mut due = 0;
+        for p in self.batch_profiles()?.values_mut() {
+            if p.status == ProfileStatus::Learning && settings.is_stable(p.count, p.first, now_ms) {
+                p.status = ProfileStatus::Stable;
+                p.stable_since = Some(now_ms);
+                p.changed = true;
+                due += 1;
             }
         }
-        tx.commit()?;
-        Ok(due.len())
+        self.flush_unless_batching()?;
+        Ok(due)
+    }
+
+    /// The status of a profile as the writer sees it: with what the open batch gathered.
+    pub fn status_now(&mut self, image: &str, version: &str) -> Result<Option<ProfileStatus>> {
+        match &self.pending.profiles {
+            Some(all) => Ok(all
+                .get(&(image.to_string(), version.to_string()))
+                .map(|p| p.status)),
+            None => self.profile_status(image, version),
+        }
+    }
+
+    /// The profile as the writer sees it: what the open batch gathered for it is written
+    /// first.
+    pub fn profile_now(&mut self, image: &str, version: &str) -> Result<Option<Profile>> {
+        let key = (image.to_string(), version.to_string());
+        let touched = self
+            .pending
+            .profiles
+            .as_ref()
+            .and_then(|all| all.get(&key))
+            .is_some_and(|p| p.new || p.changed || self.pending.merges.contains_key(&p.id));
+        if touched {
+            self.flush()?;
+        }
+        self.profile(image, version)
     }
 
     /// Record capture counters (events seen, events lost) for the UI and CLI.
@@ -132,142 +276,6 @@ impl Store {
     }
 }
 
-struct ProfileRow {
-    id: i64,
-    status: ProfileStatus,
-    count: u32,
-    first: Option<i64>,
-}
-
-fn profile_row(tx: &Transaction, image: &str, version: &str) -> Result<ProfileRow> {
-    let mut stmt = tx.prepare(
-        "SELECT profile_id, status, snapshot_count, first_snapshot_ms FROM profiles WHERE image = ? AND version = ?",
-    )?;
-    let row = stmt
-        .query_row(params![image, version], |r| {
-            Ok((
-                r.get::<_, i64>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, i64>(2)?,
-                r.get::<_, Option<i64>>(3)?,
-            ))
-        })
-        .optional()?;
-    let (id, status, count, first) = match row {
-        Some(r) => r,
-        None => {
-            let id: i64 = tx.query_row(
-                "INSERT INTO profiles (image, version, status) VALUES (?, ?, 'learning') RETURNING profile_id",
-                params![image, version],
-                |r| r.get(0),
-            )?;
-            (id, "learning".to_string(), 0, None)
-        }
-    };
-    Ok(ProfileRow {
-        id,
-        status: ProfileStatus::parse(&status).ok_or_else(|| {
-            StoreError::Corrupt(format!("profile {image}:{version} has status `{status}`"))
-        })?,
-        count: count as u32,
-        first,
-    })
-}
-
-fn ingest_one(
-    tx: &Transaction,
-    s: &Snapshot,
-    settings: &LifecycleSettings,
-    staging: &mut Appender,
-) -> Result<IngestOutcome> {
-    let name = format!("{}:{}", s.container.image, s.container.version);
-    let exists: bool = tx
-        .prepare("SELECT count(*) > 0 FROM snapshots WHERE snapshot_id = ?")?
-        .query_row(params![s.id], |r| r.get(0))?;
-    if exists {
-        return Err(StoreError::Refused(format!(
-            "snapshot `{}` is already stored",
-            s.id
-        )));
-    }
-    let p = profile_row(tx, &s.container.image, &s.container.version)?;
-    // As model::Profile::merge: check at the snapshot's end before, merge, check after.
-    let mut status = p.status;
-    let mut became_stable = false;
-    if status == ProfileStatus::Learning && settings.is_stable(p.count, p.first, s.ended_ms) {
-        status = ProfileStatus::Stable;
-        became_stable = true;
-    }
-    let merged = status == ProfileStatus::Learning;
-    let nodes = s.tree.nodes();
-    let tree_json =
-        serde_json::to_string(&s.tree).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let tags_json = serde_json::to_string(&s.container.tags).unwrap_or_else(|_| "[]".into());
-    tx.prepare(
-        "INSERT INTO snapshots (snapshot_id, profile_id, container_id, host, started_ms, ended_ms,
-            merged, node_count, tree_json, tags_json, image_digest)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?
-    .execute(params![
-        s.id,
-        p.id,
-        s.container.id,
-        s.host,
-        s.started_ms,
-        s.ended_ms,
-        merged,
-        nodes.len() as i64,
-        tree_json,
-        tags_json,
-        s.container.digest
-    ])?;
-    if merged {
-        for n in &nodes {
-            staging.append_row(params![
-                p.id,
-                n.key.0,
-                n.parent().map(|k| k.0),
-                n.kind.as_str(),
-                n.label,
-                n.depth() as i64,
-                n.access.0 as i64,
-                serde_json::to_string(&n.args).unwrap_or_else(|_| "[]".into())
-            ])?;
-        }
-    }
-    if merged {
-        let count = p.count + 1;
-        let first = Some(p.first.map_or(s.started_ms, |f| f.min(s.started_ms)));
-        if settings.is_stable(count, first, s.ended_ms) {
-            status = ProfileStatus::Stable;
-            became_stable = true;
-        }
-        tx.prepare(
-            "UPDATE profiles SET snapshot_count = ?, first_snapshot_ms = ?,
-               last_updated_ms = greatest(coalesce(last_updated_ms, ?), ?), status = ?,
-               stable_since_ms = CASE WHEN ? THEN ? ELSE stable_since_ms END
-             WHERE profile_id = ?",
-        )?
-        .execute(params![
-            count as i64,
-            first,
-            s.ended_ms,
-            s.ended_ms,
-            status.as_str(),
-            became_stable,
-            s.ended_ms,
-            p.id
-        ])?;
-    } else if became_stable {
-        tx.prepare(
-            "UPDATE profiles SET status = 'stable', stable_since_ms = ? WHERE profile_id = ?",
-        )?
-        .execute(params![s.ended_ms, p.id])?;
-    }
-    Ok(IngestOutcome {
-        profile: name,
-        merged,
-        status,
-        became_stable,
-    })
+fn already_stored(id: &str) -> StoreError {
+    StoreError::Refused(format!("snapshot `{id}` is already stored"))
 }

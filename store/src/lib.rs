@@ -19,17 +19,20 @@
 //! writer's own reads need no transaction: nothing else commits. (Known: the writer's
 //! explicit `CHECKPOINT` can be refused while reader transactions are open.)
 
+mod batch;
 pub mod decision;
 pub mod detect;
 mod drift;
 mod exchange;
 mod ingest;
+mod merge;
 mod migration;
 mod query;
 mod read;
 pub mod recovery;
 mod retention;
 mod signal;
+mod snapshot_file;
 mod suppression;
 
 pub use drift::{DriftNodeRow, DriftOutcome, DRIFT_BLOCK};
@@ -129,6 +132,16 @@ pub struct Store {
     path: Option<PathBuf>,
     pub settings: StoreSettings,
     index: signal::SignalIndex,
+    /// Writes gathered for the open batch (see `batch.rs`).
+    pending: batch::Pending,
+    /// A batch is open: writes wait for its end.
+    batching: bool,
+    /// The next value of the signal id sequence, once known.
+    signal_seq: Option<i64>,
+    /// Hashes of the stored snapshot ids (read at the first ingest).
+    snapshot_ids: Option<std::collections::HashSet<u64>>,
+    /// The batch's staging tables exist on this connection.
+    staging_ready: bool,
 }
 
 impl Store {
@@ -149,6 +162,11 @@ impl Store {
             path,
             settings: StoreSettings::default(),
             index: Default::default(),
+            pending: Default::default(),
+            batching: false,
+            signal_seq: None,
+            snapshot_ids: None,
+            staging_ready: false,
         };
         migration::migrate(&mut store.conn).map_err(|e| match (&store.path, e) {
             (Some(p), StoreError::Db(d)) => classify_open_error(p, d),
@@ -165,8 +183,9 @@ impl Store {
         self.path.as_deref()
     }
 
-    /// Write everything to the file now (checkpoint the WAL).
-    pub fn checkpoint(&self) -> Result<()> {
+    /// Write everything to the file now (what a batch gathered, then checkpoint the WAL).
+    pub fn checkpoint(&mut self) -> Result<()> {
+        self.flush()?;
         self.conn.execute_batch("CHECKPOINT")?;
         Ok(())
     }

@@ -206,7 +206,7 @@ pub fn recover(path: &Path) -> Result<RecoverReport> {
             std::fs::remove_file(&wal).map_err(|e| io("set the WAL aside", e))?;
         }
     }
-    let store = Store::open(path).map_err(|e| StoreError::Damaged {
+    let mut store = Store::open(path).map_err(|e| StoreError::Damaged {
         path: path.to_path_buf(),
         detail: format!(
             "the main file does not open even without its WAL ({}); copies are in {}",

@@ -31,6 +31,7 @@ impl Store {
         if retention_days == 0 {
             return Ok(PruneOutcome::default());
         }
+        self.flush()?;
         let cutoff_ms = now_ms.saturating_sub(i64::from(retention_days) * DAY_MS);
         let tx = self.conn.transaction()?;
         let snapshot_nodes = tx

@@ -2,6 +2,7 @@
 //! within a window) and suppression (matches of an active suppression are counted on the
 //! suppression, not queued); reads with filters, each with its suggestion.
 
+use crate::batch::{MatchWrite, SignalInsert};
 use crate::drift::{DriftNodeRow, DriftState};
 use crate::read::Reads;
 use crate::{Result, Store, StoreError};
@@ -143,123 +144,113 @@ fn row_to_signal(r: &duckdb::Row) -> duckdb::Result<(SignalRow, String)> {
 impl Store {
     /// Raise a signal at `now_ms`: hidden by an active suppression, counted on an
     /// identical recent signal, counted on the newest one past the rate limit, or queued.
-    /// Decided from [`SignalIndex`], so each call runs one statement.
+    /// Decided from [`SignalIndex`] and written with the batch (see `batch.rs`).
     pub fn add_signal(&mut self, s: &NewSignal, now_ms: i64) -> Result<AddOutcome> {
         if !self.index.loaded() {
             self.load_index()?;
         }
         let window = self.settings.dedup_window_ms;
         let lineage = s.node.lineage();
-        // 1. an active suppression hides it
-        if let Some(id) = self.index.suppression_for(s, &lineage, now_ms) {
-            self.conn.execute(
-                "UPDATE suppressions SET hidden_count = hidden_count + 1 WHERE suppression_id = ?",
-                params![id],
-            )?;
-            return Ok(AddOutcome::Suppressed(id));
-        }
-        // 2. identical recent signal: count it there
         let key = s.dedup_key();
-        if let Some(id) = self.index.duplicate_of(&key, s.ts_ms, window) {
-            self.count_on(id, s.ts_ms)?;
-            self.record_match(id, s, false)?;
-            self.index.counted(&key, id, s.ts_ms);
-            return Ok(AddOutcome::Deduplicated(id));
-        }
-        // 3. rate limit per rule and container
         let rc = (s.rule_id.clone(), s.container.id.clone());
-        if let Some(id) = self
-            .index
-            .over_rate(&rc, s.ts_ms, window, self.settings.rate_limit)
+        let out = if let Some(id) = self.index.suppression_for(s, &lineage, now_ms) {
+            // 1. an active suppression hides it
+            *self.pending.hidden.entry(id).or_default() += 1;
+            AddOutcome::Suppressed(id)
+        } else if let Some(id) = self.index.duplicate_of(&key, s.ts_ms, window) {
+            // 2. identical recent signal: count it there
+            self.pending.count_on(id, s.ts_ms);
+            self.record_match(id, s, false);
+            self.index.counted(&key, id, s.ts_ms);
+            AddOutcome::Deduplicated(id)
+        } else if let Some(id) =
+            self.index
+                .over_rate(&rc, s.ts_ms, window, self.settings.rate_limit)
         {
-            self.count_on(id, s.ts_ms)?;
-            self.record_match(id, s, true)?;
-            return Ok(AddOutcome::RateLimited(id));
-        }
-        let id = Self::insert_signal_on(&self.conn, s, &key)?;
-        self.record_match(id, s, false)?;
-        self.index.inserted(key, rc, id, s.ts_ms);
-        // The statement autocommitted: crash tests check every signal logged here survives.
-        tracing::debug!(signal = id, "signal committed");
-        Ok(AddOutcome::Inserted(id))
+            // 3. rate limit per rule and container
+            self.pending.count_on(id, s.ts_ms);
+            self.record_match(id, s, true);
+            AddOutcome::RateLimited(id)
+        } else {
+            let id = self.gather_new_signal(s, &key)?;
+            self.record_match(id, s, false);
+            self.index.inserted(key, rc, id, s.ts_ms);
+            AddOutcome::Inserted(id)
+        };
+        self.flush_unless_batching()?;
+        Ok(out)
     }
 
-    /// Insert a new open signal; its id.
-    pub(crate) fn insert_signal_on(
-        conn: &duckdb::Connection,
-        s: &NewSignal,
-        key: &str,
-    ) -> Result<i64> {
-        let process =
+    /// Gather a new open signal; its id.
+    pub(crate) fn gather_new_signal(&mut self, s: &NewSignal, key: &str) -> Result<i64> {
+        let process_json =
             serde_json::to_string(&s.process).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let id: i64 = conn.query_row(
-            "INSERT INTO signals (ts_ms, last_ts_ms, kind, rule_id, severity, mitre, container_id, image, version,
-                process_path, process_json, summary, node_key, reason, status, suppression_id, count, dedup_key,
-                suggestion_block, tags_json, image_digest)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', NULL, 1, ?, ?, ?, ?) RETURNING signal_id",
-            params![
-                s.ts_ms,
-                s.ts_ms,
-                s.kind.as_str(),
-                s.rule_id,
-                s.severity,
-                s.mitre,
-                s.container.id,
-                s.container.image,
-                s.container.version,
-                s.process.exec_path,
-                process,
-                s.summary,
-                s.node.0,
-                s.reason,
-                key,
-                s.suggestion_block,
-                serde_json::to_string(&s.container.tags).unwrap_or_else(|_| "[]".into()),
-                s.container.digest
-            ],
-            |r| r.get(0),
-        )?;
+        let id = self.next_signal_id()?;
+        self.pending.insert_signal(SignalInsert {
+            id,
+            ts_ms: s.ts_ms,
+            last_ts_ms: s.ts_ms,
+            kind: s.kind.as_str().to_string(),
+            rule_id: s.rule_id.clone(),
+            severity: s.severity.clone(),
+            mitre: s.mitre.clone(),
+            container_id: s.container.id.clone(),
+            image: s.container.image.clone(),
+            version: s.container.version.clone(),
+            process_path: s.process.exec_path.clone(),
+            process_json,
+            summary: s.summary.clone(),
+            node_key: s.node.0.clone(),
+            reason: s.reason.clone(),
+            status: SignalStatus::Open.as_str().to_string(),
+            count: 1,
+            dedup_key: key.to_string(),
+            suggestion_block: s.suggestion_block.clone(),
+            tags_json: serde_json::to_string(&s.container.tags).unwrap_or_else(|_| "[]".into()),
+            digest: s.container.digest.clone(),
+        });
         Ok(id)
     }
 
     /// Count a match on signal `id` under its distinct match (node and summary): a new row
     /// the first time, the count (and the rate-limited count) raised after.
-    fn record_match(&mut self, id: i64, s: &NewSignal, rate_limited: bool) -> Result<()> {
+    fn record_match(&mut self, id: i64, s: &NewSignal, rate_limited: bool) {
         let mk = (id, match_key(&s.node.0, &s.summary));
         let limited = i64::from(rate_limited);
-        if self.index.matches.contains(&mk) {
-            self.conn.execute(
-                "UPDATE signal_matches SET count = count + 1, rate_limited = rate_limited + ?,
-                    first_ms = least(first_ms, ?), last_ms = greatest(last_ms, ?)
-                 WHERE signal_id = ? AND node_key = ? AND summary = ?",
-                params![limited, s.ts_ms, s.ts_ms, id, s.node.0, s.summary],
-            )?;
-        } else {
-            self.conn.execute(
-                "INSERT INTO signal_matches VALUES (?, ?, ?, 1, ?, ?, ?)",
-                params![id, s.node.0, s.summary, limited, s.ts_ms, s.ts_ms],
-            )?;
-            self.index.matches.insert(mk);
+        let p = &mut self.pending;
+        if let Some(&i) = p.match_at.get(&mk) {
+            let m = &mut p.matches[i];
+            m.count += 1;
+            m.rate_limited += limited;
+            m.first_ms = m.first_ms.min(s.ts_ms);
+            m.last_ms = m.last_ms.max(s.ts_ms);
+            return;
         }
-        Ok(())
+        let stored = !self.index.matches.insert(mk.clone());
+        p.match_at.insert(mk, p.matches.len());
+        p.matches.push(MatchWrite {
+            signal_id: id,
+            node_key: s.node.0.clone(),
+            summary: s.summary.clone(),
+            stored,
+            count: 1,
+            rate_limited: limited,
+            first_ms: s.ts_ms,
+            last_ms: s.ts_ms,
+        });
     }
 
     /// Read what `add_signal` and `add_drift` decide on from the tables.
     pub(crate) fn load_index(&mut self) -> Result<()> {
+        // what it reads must include what was gathered
+        self.flush()?;
         self.index = SignalIndex::load(self)?;
-        Ok(())
-    }
-
-    fn count_on(&self, id: i64, ts_ms: i64) -> Result<()> {
-        self.conn.execute(
-            "UPDATE signals SET count = count + 1, last_ts_ms = greatest(last_ts_ms, ?) WHERE signal_id = ?",
-            params![ts_ms, id],
-        )?;
         Ok(())
     }
 
     /// Mark a signal as looked at and kept (the suggestion was rejected).
     pub fn reject_signal(&mut self, id: i64) -> Result<()> {
+        self.flush()?;
         let n = self.conn.execute(
             "UPDATE signals SET status = ? WHERE signal_id = ? AND status = 'open'",
             params![SignalStatus::Rejected.as_str(), id],

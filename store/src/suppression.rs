@@ -54,6 +54,7 @@ impl Store {
         now_ms: i64,
         scope: Option<&str>,
     ) -> Result<SuppressionRow> {
+        self.flush()?;
         let s = self.signal(signal_id)?;
         if let Some(tag) = scope {
             if !s.tags.iter().any(|t| t == tag) {
@@ -113,6 +114,7 @@ impl Store {
 
     /// Undo a suppression: it stops hiding matches and the signals it hid are open again.
     pub fn unsuppress(&mut self, id: i64, now_ms: i64) -> Result<SuppressionRow> {
+        self.flush()?;
         let sup = self.suppression(id)?;
         if sup.removed_ms.is_some() {
             return Err(StoreError::Refused(format!(

@@ -125,7 +125,7 @@ impl Engine {
             .spawn(move || {
                 let mut detector = Detector::new(rules);
                 writer_loop(&shared, &mut detector, rx, &g, &st);
-                if let Ok(s) = shared.lock() {
+                if let Ok(mut s) = shared.lock() {
                     if let Err(e) = s.checkpoint() {
                         tracing::warn!("checkpoint at exit: {e}");
                     }
@@ -196,6 +196,10 @@ impl Drop for Engine {
     }
 }
 
+/// Commands applied in one batch at most: their writes are gathered and stored in one
+/// transaction (see the store's `batch.rs`), and what they changed is published after.
+const BATCH: usize = 1024;
+
 fn writer_loop(
     shared: &Mutex<Store>,
     detector: &mut Detector,
@@ -213,85 +217,126 @@ fn writer_loop(
             s.error = Some(e);
         }
     };
-    while let Ok(cmd) = rx.recv() {
+    while let Ok(first) = rx.recv() {
+        let mut cmds = vec![first];
+        while cmds.len() < BATCH {
+            match rx.try_recv() {
+                Ok(c) => cmds.push(c),
+                Err(_) => break,
+            }
+        }
         let Ok(mut guard) = shared.lock() else { return };
         let store = &mut *guard;
-        match cmd {
-            WriteCmd::Snapshots(snaps) => {
-                let n = snaps.len() as u64;
-                match store.ingest_snapshots(&snaps, &settings.lifecycle) {
-                    Ok(outcomes) => {
-                        for s in &snaps {
-                            detector.profile_changed(&s.container.image, &s.container.version);
-                        }
-                        let mut names: Vec<String> =
-                            outcomes.iter().map(|o| o.profile.to_string()).collect();
-                        names.sort_unstable();
-                        names.dedup();
-                        changes.publish(
-                            ChangeKind::Profiles,
-                            serde_json::json!({ "profiles": names }),
-                        );
-                        for o in outcomes.iter().filter(|o| o.became_stable) {
-                            tracing::info!(profile = %o.profile, "profile became Stable");
-                        }
-                        if let Ok(mut st) = status.lock() {
-                            st.snapshots += n;
-                            st.items_done += n;
-                            if let Some(last) = snaps.iter().map(|s| s.ended_ms).max() {
-                                st.now_ms = st.now_ms.max(last);
-                            }
-                        }
-                    }
-                    Err(e) => set_error(format!("ingest: {e}")),
+        let mut published = Vec::new();
+        let mut feed_done = false;
+        let ((), written) = store.batch(|store| {
+            for cmd in cmds {
+                if matches!(cmd, WriteCmd::FeedDone) {
+                    feed_done = true;
+                    continue;
+                }
+                let publish = |kind, detail| published.push((kind, detail));
+                apply(store, detector, cmd, &settings, status, &set_error, publish);
+            }
+        });
+        match written {
+            Ok(()) => {
+                for (kind, detail) in published {
+                    changes.publish(kind, detail);
                 }
             }
-            WriteCmd::Event(ev) => {
-                match detector.on_event(store, &ev, ev.ts_ms) {
-                    Ok(outcomes) => publish_outcomes(changes, &outcomes),
-                    Err(e) => set_error(format!("detection: {e}")),
-                }
-                if let Ok(mut st) = status.lock() {
-                    st.items_done += 1;
-                    st.now_ms = st.now_ms.max(ev.ts_ms);
-                    st.detect = detector.stats;
-                }
+            Err(e) => set_error(format!("store: {e}")),
+        }
+        if feed_done {
+            // after the batch is written: whoever waits for it finds everything stored
+            if let Ok(mut st) = status.lock() {
+                st.feed_done = true;
             }
-            WriteCmd::Clock(now) => {
-                match store.refresh_statuses(now, &settings.lifecycle) {
-                    Ok(0) => {}
-                    Ok(n) => {
-                        tracing::info!(n, "profiles became Stable by time");
-                        changes.publish(ChangeKind::Profiles, serde_json::json!({ "stable": n }));
-                        // cached Learning profiles may now be Stable
-                        detector.forget_profiles();
-                    }
-                    Err(e) => set_error(format!("lifecycle: {e}")),
-                }
-                if let Ok(mut st) = status.lock() {
-                    st.now_ms = st.now_ms.max(now);
-                }
-            }
-            WriteCmd::CaptureStats { stats: st, loss } => {
-                let mut detail = serde_json::to_value(&*st).unwrap_or_default();
-                detail["loss"] = serde_json::to_value(loss).unwrap_or_default();
-                let detail = detail.to_string();
-                if let Err(e) =
-                    store.record_capture_stats(store::now_ms(), st.events, loss.total, &detail)
-                {
-                    set_error(format!("capture stats: {e}"));
-                }
-            }
-            WriteCmd::FeedDone => {
-                if let Ok(mut st) = status.lock() {
-                    st.feed_done = true;
-                }
-                if let Err(e) = store.checkpoint() {
-                    tracing::warn!("checkpoint: {e}");
-                }
+            if let Err(e) = store.checkpoint() {
+                tracing::warn!("checkpoint: {e}");
             }
         }
         drop(guard);
+    }
+}
+
+/// Apply one command inside the writer's batch; what it changed goes to `publish`.
+fn apply(
+    store: &mut Store,
+    detector: &mut Detector,
+    cmd: WriteCmd,
+    settings: &store::StoreSettings,
+    status: &Mutex<EngineStatus>,
+    set_error: &dyn Fn(String),
+    mut publish: impl FnMut(ChangeKind, serde_json::Value),
+) {
+    match cmd {
+        WriteCmd::Snapshots(snaps) => {
+            let n = snaps.len() as u64;
+            match store.ingest_snapshots(&snaps, &settings.lifecycle) {
+                Ok(outcomes) => {
+                    for s in &snaps {
+                        detector.profile_changed(&s.container.image, &s.container.version);
+                    }
+                    let mut names: Vec<String> =
+                        outcomes.iter().map(|o| o.profile.to_string()).collect();
+                    names.sort_unstable();
+                    names.dedup();
+                    publish(
+                        ChangeKind::Profiles,
+                        serde_json::json!({ "profiles": names }),
+                    );
+                    for o in outcomes.iter().filter(|o| o.became_stable) {
+                        tracing::info!(profile = %o.profile, "profile became Stable");
+                    }
+                    if let Ok(mut st) = status.lock() {
+                        st.snapshots += n;
+                        st.items_done += n;
+                        if let Some(last) = snaps.iter().map(|s| s.ended_ms).max() {
+                            st.now_ms = st.now_ms.max(last);
+                        }
+                    }
+                }
+                Err(e) => set_error(format!("ingest: {e}")),
+            }
+        }
+        WriteCmd::Event(ev) => {
+            match detector.on_event(store, &ev, ev.ts_ms) {
+                Ok(outcomes) => publish_outcomes(&mut publish, &outcomes),
+                Err(e) => set_error(format!("detection: {e}")),
+            }
+            if let Ok(mut st) = status.lock() {
+                st.items_done += 1;
+                st.now_ms = st.now_ms.max(ev.ts_ms);
+                st.detect = detector.stats;
+            }
+        }
+        WriteCmd::Clock(now) => {
+            match store.refresh_statuses(now, &settings.lifecycle) {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(n, "profiles became Stable by time");
+                    publish(ChangeKind::Profiles, serde_json::json!({ "stable": n }));
+                    // cached Learning profiles may now be Stable
+                    detector.forget_profiles();
+                }
+                Err(e) => set_error(format!("lifecycle: {e}")),
+            }
+            if let Ok(mut st) = status.lock() {
+                st.now_ms = st.now_ms.max(now);
+            }
+        }
+        WriteCmd::CaptureStats { stats: st, loss } => {
+            let mut detail = serde_json::to_value(&*st).unwrap_or_default();
+            detail["loss"] = serde_json::to_value(loss).unwrap_or_default();
+            let detail = detail.to_string();
+            if let Err(e) =
+                store.record_capture_stats(store::now_ms(), st.events, loss.total, &detail)
+            {
+                set_error(format!("capture stats: {e}"));
+            }
+        }
+        WriteCmd::FeedDone => {}
     }
 }
 
@@ -324,7 +369,10 @@ pub fn with_source<T>(
 pub const QUEUE: usize = 4096;
 
 /// Tell clients which signals detection raised or counted, and which suppressions hid one.
-fn publish_outcomes(changes: &ChangeLog, outcomes: &[store::AddOutcome]) {
+fn publish_outcomes(
+    publish: &mut impl FnMut(ChangeKind, serde_json::Value),
+    outcomes: &[store::AddOutcome],
+) {
     use store::AddOutcome;
     let mut signals = Vec::new();
     let mut suppressions = Vec::new();
@@ -355,10 +403,10 @@ fn publish_outcomes(changes: &ChangeLog, outcomes: &[store::AddOutcome]) {
             // drift that crossed into a category that matters: open again, severity up
             detail["reraised"] = reraised.into();
         }
-        changes.publish(ChangeKind::Signals, detail);
+        publish(ChangeKind::Signals, detail);
     }
     if !suppressions.is_empty() {
-        changes.publish(
+        publish(
             ChangeKind::Suppressions,
             serde_json::json!({ "hid_with": suppressions }),
         );

@@ -99,6 +99,8 @@ pub struct SignalFilter {
     pub status: Option<String>,
     /// A whole `key:value` tag the signal's container must carry.
     pub tag: Option<String>,
+    /// At most this many, the newest (a page of the queue); None: all of them.
+    pub limit: Option<usize>,
 }
 
 const SIGNAL_COLUMNS: &str =

@@ -191,6 +191,37 @@ pub fn diff(from: &Profile, to: &Profile, threshold: f64) -> ProfileDiff {
     }
 }
 
+/// Order of two image versions (tags): runs of digits compare as numbers, the rest as
+/// text, so `1.9.0` < `1.10.0` and `7.0.15` < `7.2.4`.
+pub fn compare_versions(a: &str, b: &str) -> std::cmp::Ordering {
+    fn runs(s: &str) -> Vec<(bool, &str)> {
+        let mut out = Vec::new();
+        let mut start = 0;
+        let bytes = s.as_bytes();
+        for i in 1..=bytes.len() {
+            if i == bytes.len() || bytes[i].is_ascii_digit() != bytes[start].is_ascii_digit() {
+                out.push((bytes[start].is_ascii_digit(), &s[start..i]));
+                start = i;
+            }
+        }
+        out
+    }
+    let (ra, rb) = (runs(a), runs(b));
+    for (x, y) in ra.iter().zip(rb.iter()) {
+        let o = match (x, y) {
+            ((true, m), (true, n)) => {
+                let (m, n) = (m.trim_start_matches('0'), n.trim_start_matches('0'));
+                m.len().cmp(&n.len()).then(m.cmp(n))
+            }
+            ((_, m), (_, n)) => m.cmp(n),
+        };
+        if o.is_ne() {
+            return o;
+        }
+    }
+    ra.len().cmp(&rb.len()).then(a.cmp(b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,6 +327,32 @@ mod tests {
         let all = diff(&empty, &a, 0.2);
         assert_eq!(all.added, 2);
         assert_eq!(all.nodes[0].key, NGINX);
+    }
+
+    #[test]
+    fn versions_in_order() {
+        let mut v = vec![
+            "1.10.0",
+            "1.9.0",
+            "1.27.0",
+            "1.25.3",
+            "1.9.0-rc1",
+            "latest",
+            "2",
+        ];
+        v.sort_by(|a, b| compare_versions(a, b));
+        assert_eq!(
+            v,
+            [
+                "1.9.0",
+                "1.9.0-rc1",
+                "1.10.0",
+                "1.25.3",
+                "1.27.0",
+                "2",
+                "latest"
+            ]
+        );
     }
 
     #[test]

@@ -15,7 +15,9 @@
 //! nodes the profile does not hold, then by container id.
 //!
 //! Each container lists its **distinguishing nodes**: those with commonality below
-//! [`RARE`] (or absent from the profile), fewest other containers first, then rarest.
+//! [`RARE`] (or absent from the profile) that fewer than half of the other containers
+//! have (rare start-up activity every container has sets none apart), fewest other
+//! containers first, then rarest.
 
 use crate::profile::Profile;
 use crate::snapshot::Snapshot;
@@ -61,11 +63,13 @@ pub struct ContainerOutlier {
     /// Distinct nodes in its snapshots.
     pub nodes: u32,
     pub score: f64,
-    /// Nodes with commonality below [`RARE`], absent ones included.
+    /// Nodes with commonality below [`RARE`], absent ones included (whether or not other
+    /// containers have them too).
     pub rare_nodes: u32,
     /// Nodes the profile does not hold.
     pub novel_nodes: u32,
-    /// The first [`MAX_NODES`] distinguishing nodes.
+    /// The first [`MAX_NODES`] distinguishing nodes (rare, and held by fewer than half of
+    /// the other containers).
     pub distinguishing: Vec<OutlierNode>,
     pub distinguishing_total: u32,
 }
@@ -118,18 +122,22 @@ pub fn rank(profile: &Profile, snapshots: &[Snapshot]) -> OutlierReport {
             *holders.entry(k).or_default() += 1;
         }
     }
+    let others_total = by.len().saturating_sub(1) as u32;
     let mut containers: Vec<ContainerOutlier> = by
         .iter()
         .map(|(id, seen)| {
             let mut rarity = 0.0;
             let mut rare = Vec::new();
+            let mut rare_count = 0;
             let mut novel = 0;
             for (k, (count, kind, label)) in &seen.nodes {
                 let c = profile.node_commonality(k);
                 let in_profile = profile.nodes.contains_key(k);
                 rarity += 1.0 - c;
                 novel += u32::from(!in_profile);
-                if c < RARE {
+                let others = holders.get(k).copied().unwrap_or(1) - 1;
+                rare_count += u32::from(c < RARE);
+                if c < RARE && (others == 0 || others * 2 < others_total) {
                     rare.push(OutlierNode {
                         key: k.0.clone(),
                         kind: kind.as_str().to_string(),
@@ -138,7 +146,7 @@ pub fn rank(profile: &Profile, snapshots: &[Snapshot]) -> OutlierReport {
                         commonality: c,
                         in_profile,
                         snapshots: *count,
-                        other_containers: holders.get(k).copied().unwrap_or(1) - 1,
+                        other_containers: others,
                     });
                 }
             }
@@ -164,7 +172,7 @@ pub fn rank(profile: &Profile, snapshots: &[Snapshot]) -> OutlierReport {
                 } else {
                     rarity / seen.nodes.len() as f64
                 },
-                rare_nodes: total,
+                rare_nodes: rare_count,
                 novel_nodes: novel,
                 distinguishing: rare,
                 distinguishing_total: total,
@@ -235,6 +243,10 @@ mod tests {
                 },
             ));
         }
+        // containers a and c ran their entrypoint once: rare, but not what sets one apart
+        if i == 0 && container != "b" {
+            t.record(&ev(&["/docker-entrypoint.sh"], EventKind::Exec));
+        }
         for (l, k) in extra {
             t.record(&ev(l, k.clone()));
         }
@@ -293,8 +305,15 @@ mod tests {
             b.score
         );
         let a = &r.containers[1];
-        assert!((a.score - 0.75 / 3.0).abs() < 1e-12, "{}", a.score);
-        assert_eq!(a.rare_nodes, 0, "25% is not rare");
+        // nginx 1.0, conf 1.0, error.log 0.25, the entrypoint 2/24
+        let expect = (0.75 + (1.0 - 2.0 / 24.0)) / 4.0;
+        assert!((a.score - expect).abs() < 1e-12, "{}", a.score);
+        assert_eq!(a.rare_nodes, 1, "the entrypoint is rare; 25% is not");
+        assert!(
+            a.distinguishing.is_empty(),
+            "the other of the two containers did it too: {:?}",
+            a.distinguishing
+        );
         let labels: Vec<&str> = b.distinguishing.iter().map(|n| n.path.as_str()).collect();
         assert_eq!(labels, vec!["nginx > sh", "nginx > sh: file /etc/shadow"]);
         assert!(b

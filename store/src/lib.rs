@@ -24,6 +24,7 @@ pub mod detect;
 mod drift;
 mod exchange;
 mod ingest;
+mod investigation;
 mod migration;
 mod query;
 mod read;

@@ -135,4 +135,12 @@ read_methods! {
     /// How many stored signals (and how many matches, counting duplicates) a suppression
     /// made from this signal would hide.
     fn preview_suppression(&self, signal_id: i64) -> Result<(u32, u64)>;
+    /// What profile `to` holds that `from` does not, what it no longer holds, and the
+    /// nodes whose commonality moved by more than `threshold` (0..1).
+    fn profile_diff(&self, from_image: &str, from_version: &str, to_image: &str, to_version: &str, threshold: f64) -> Result<model::diff::ProfileDiff>;
+    /// The profile's containers ranked by how rare their behaviour is in it.
+    fn profile_outliers(&self, image: &str, version: &str) -> Result<model::outlier::OutlierReport>;
+    /// The profile as a NetworkPolicy, rules file or Kubescape ApplicationProfile (YAML);
+    /// a Learning profile is refused unless `force`.
+    fn profile_export(&self, image: &str, version: &str, format: model::export::ExportFormat, force: bool) -> Result<String>;
 }

@@ -49,6 +49,8 @@ actions! {
     FilterImage => "filter_image",
     FilterRule => "filter_rule",
     ClearFilters => "clear_filters",
+    Diff => "diff",
+    Outliers => "outliers",
 }
 
 impl fmt::Display for Action {

@@ -371,6 +371,41 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
             let (image, version) = profile_param(req)?;
             to_json(with_source(ctx, |s| s.profile_snapshots(image, version))?)
         }
+        ("GET", "/v1/profile/diff") => {
+            let (image, version) = profile_param(req)?;
+            let to = match (req.param("to_image"), req.param("to_version")) {
+                (Some(i), Some(v)) if !i.is_empty() && !v.is_empty() => (i, v),
+                _ => return Err((400, "give &to_image=NAME&to_version=TAG".into())),
+            };
+            let threshold = match req.param("threshold") {
+                None => model::diff::DEFAULT_THRESHOLD,
+                Some(t) => t
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|t| (0.0..=1.0).contains(t))
+                    .ok_or_else(|| {
+                        (
+                            400,
+                            format!("threshold `{t}`: expected a share between 0 and 1"),
+                        )
+                    })?,
+            };
+            to_json(with_source(ctx, |s| {
+                s.profile_diff((image, version), to, threshold)
+            })?)
+        }
+        ("GET", "/v1/profile/outliers") => {
+            let (image, version) = profile_param(req)?;
+            to_json(with_source(ctx, |s| s.profile_outliers(image, version))?)
+        }
+        ("GET", "/v1/profile/export") => {
+            let (image, version) = profile_param(req)?;
+            let format = model::export::ExportFormat::parse(req.param("format").unwrap_or(""))
+                .map_err(|e| (400, e))?;
+            let force = req.param("force") == Some("true");
+            let text = with_source(ctx, |s| s.profile_export(image, version, format, force))?;
+            to_json(serde_json::json!({"format": format.as_str(), "text": text}))
+        }
         ("GET", "/v1/signals") => {
             let f = SignalFilter {
                 image: req.param("image").map(str::to_string),
@@ -461,8 +496,16 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
         },
         (
             _,
-            "/v1/version" | "/v1/status" | "/v1/profiles" | "/v1/profile" | "/v1/signals"
-            | "/v1/suppressions" | "/v1/decisions",
+            "/v1/version"
+            | "/v1/status"
+            | "/v1/profiles"
+            | "/v1/profile"
+            | "/v1/signals"
+            | "/v1/suppressions"
+            | "/v1/decisions"
+            | "/v1/profile/diff"
+            | "/v1/profile/outliers"
+            | "/v1/profile/export",
         ) => Err((405, format!("{m} not allowed on {p}"))),
         _ => Err((404, format!("no such path {p}"))),
     }

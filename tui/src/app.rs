@@ -8,6 +8,8 @@ use crate::source::{Source, SourceError, SuppressRequest};
 use crate::tree::ProfileTree;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
+use model::diff::{compare_versions, ProfileDiff};
+use model::outlier::OutlierReport;
 use store::{NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +18,10 @@ pub enum Screen {
     Profile,
     Signals,
     Suppressions,
+    /// Two versions of an image compared.
+    Diff,
+    /// A profile's containers ranked by how rare their behaviour is.
+    Outliers,
 }
 
 impl Screen {
@@ -25,6 +31,8 @@ impl Screen {
             Screen::Profile => "Profile",
             Screen::Signals => "Signals",
             Screen::Suppressions => "Suppressions",
+            Screen::Diff => "Diff",
+            Screen::Outliers => "Outliers",
         }
     }
 }
@@ -57,6 +65,43 @@ pub struct ProfileView {
     /// Opened from a drift signal: its novel nodes, shown in the tree beside what the
     /// profile holds (0%, marked `NEW`).
     pub novel: Vec<NodeRow>,
+}
+
+/// Two profiles compared: the one chosen (`target`) against another version of its image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DiffView {
+    pub diff: ProfileDiff,
+    /// The profile the person chose, as (image, version).
+    pub target: (String, String),
+    /// The other versions of the image, oldest first; `other` is the one compared with.
+    pub others: Vec<String>,
+    pub other: usize,
+    pub sel: usize,
+}
+
+type ProfileId = (String, String);
+
+/// (from, to) for a profile and another version of its image: the older one first.
+fn diff_pair(target: &ProfileId, other_version: &str) -> (ProfileId, ProfileId) {
+    let other = (target.0.clone(), other_version.to_string());
+    if compare_versions(other_version, &target.1).is_lt() {
+        (other, target.clone())
+    } else {
+        (target.clone(), other)
+    }
+}
+
+impl DiffView {
+    fn pair(&self) -> (ProfileId, ProfileId) {
+        diff_pair(&self.target, &self.others[self.other])
+    }
+}
+
+/// The ranking of a profile's containers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutliersView {
+    pub report: OutlierReport,
+    pub sel: usize,
 }
 
 /// Which lists to read again.
@@ -104,6 +149,8 @@ pub struct App {
     pub images: Vec<ProfileSummary>,
     pub image_sel: usize,
     pub profile: Option<ProfileView>,
+    pub diff: Option<DiffView>,
+    pub outliers: Option<OutliersView>,
     pub signals: Vec<SignalRow>,
     pub signal_sel: usize,
     pub filter: SignalFilter,
@@ -211,6 +258,8 @@ impl App {
             images: Vec::new(),
             image_sel: 0,
             profile: None,
+            diff: None,
+            outliers: None,
             signals: Vec::new(),
             signal_sel: 0,
             filter: SignalFilter::default(),
@@ -243,6 +292,44 @@ impl App {
         let q = self.search_for(Screen::Suppressions);
         fuzzy_keep(&self.suppressions, q, suppression_text)
     }
+    /// Rows of the diff tree the search keeps (indexes into its nodes).
+    pub fn visible_diff(&self) -> Vec<usize> {
+        let Some(dv) = &self.diff else {
+            return Vec::new();
+        };
+        let q = self.search_for(Screen::Diff);
+        fuzzy_keep(&dv.diff.nodes, q, |n| {
+            format!("{} {} {}", n.label, n.kind, n.change.as_str())
+        })
+    }
+    /// Containers of the outlier ranking the search keeps.
+    pub fn visible_outliers(&self) -> Vec<usize> {
+        let Some(ov) = &self.outliers else {
+            return Vec::new();
+        };
+        let q = self.search_for(Screen::Outliers);
+        fuzzy_keep(&ov.report.containers, q, |c| {
+            let nodes: Vec<&str> = c.distinguishing.iter().map(|n| n.path.as_str()).collect();
+            format!(
+                "{} {} {} {}",
+                c.container_id,
+                c.hosts.join(" "),
+                c.tags.join(" "),
+                nodes.join(" ")
+            )
+        })
+    }
+    pub fn selected_diff_node(&self) -> Option<&model::diff::DiffNode> {
+        let dv = self.diff.as_ref()?;
+        self.visible_diff().get(dv.sel).map(|&i| &dv.diff.nodes[i])
+    }
+    pub fn selected_outlier(&self) -> Option<&model::outlier::ContainerOutlier> {
+        let ov = self.outliers.as_ref()?;
+        self.visible_outliers()
+            .get(ov.sel)
+            .map(|&i| &ov.report.containers[i])
+    }
+
     fn search_for(&self, screen: Screen) -> &str {
         if self.screen == screen {
             &self.search.query
@@ -329,9 +416,23 @@ impl App {
                 self.load_profile(src, &img, &ver)?;
             }
         }
+        if what.profiles && self.screen == Screen::Diff {
+            if let Some(dv) = &mut self.diff {
+                let (from, to) = dv.pair();
+                dv.diff =
+                    src.profile_diff((&from.0, &from.1), (&to.0, &to.1), dv.diff.threshold)?;
+            }
+        }
+        if what.profiles && self.screen == Screen::Outliers {
+            if let Some(ov) = &mut self.outliers {
+                let (image, version) = (ov.report.image.clone(), ov.report.version.clone());
+                ov.report = src.profile_outliers(&image, &version)?;
+            }
+        }
         if what.signals || what.suppressions {
             self.preview = None;
         }
+        self.clamp();
         self.ensure_preview(src);
         Ok(())
     }
@@ -418,6 +519,14 @@ impl App {
         self.suppression_sel = self
             .suppression_sel
             .min(self.visible_suppressions().len().saturating_sub(1));
+        let n = self.visible_diff().len();
+        if let Some(dv) = &mut self.diff {
+            dv.sel = dv.sel.min(n.saturating_sub(1));
+        }
+        let n = self.visible_outliers().len();
+        if let Some(ov) = &mut self.outliers {
+            ov.sel = ov.sel.min(n.saturating_sub(1));
+        }
     }
 
     fn go(&mut self, screen: Screen) {
@@ -465,6 +574,12 @@ impl App {
         self.image_sel = 0;
         self.signal_sel = 0;
         self.suppression_sel = 0;
+        if let Some(dv) = &mut self.diff {
+            dv.sel = 0;
+        }
+        if let Some(ov) = &mut self.outliers {
+            ov.sel = 0;
+        }
         if self.screen == Screen::Profile {
             if let Some(pv) = &mut self.profile {
                 pv.tree.set_query(&self.search.query);
@@ -508,6 +623,18 @@ impl App {
                             step(&mut pv.snapshot_sel, n, delta)
                         }
                     }
+                }
+            }
+            Screen::Diff => {
+                let n = self.visible_diff().len();
+                if let Some(dv) = &mut self.diff {
+                    step(&mut dv.sel, n, delta)
+                }
+            }
+            Screen::Outliers => {
+                let n = self.visible_outliers().len();
+                if let Some(ov) = &mut self.outliers {
+                    step(&mut ov.sel, n, delta)
                 }
             }
         }
@@ -663,6 +790,8 @@ impl App {
                     self.reload(src);
                 }
             }
+            Action::Diff => self.diff_action(src),
+            Action::Outliers => self.open_outliers(src),
             Action::ClearFilters => {
                 if self.screen == Screen::Signals {
                     self.filter = SignalFilter::default();
@@ -693,7 +822,124 @@ impl App {
                 }
             }
             Screen::Signals => self.view_signal_profile(src),
-            Screen::Suppressions => {}
+            Screen::Suppressions | Screen::Outliers => {}
+            Screen::Diff => {
+                // the profile that holds the node (the newer one where both do), at it
+                let Some((n, dv)) = self.selected_diff_node().zip(self.diff.as_ref()) else {
+                    return;
+                };
+                let side = if n.after.is_some() {
+                    &dv.diff.to
+                } else {
+                    &dv.diff.from
+                };
+                let (img, ver, key) = (side.image.clone(), side.version.clone(), n.key.clone());
+                self.open_profile(src, &img, &ver);
+                if let Some(pv) = &mut self.profile {
+                    pv.tree.select_key(&key);
+                }
+            }
+        }
+    }
+
+    /// `d`: on the images screen, compare the selected profile with the previous version
+    /// of its image (the next one when it is the first); on the diff screen, compare with
+    /// the next other version.
+    fn diff_action(&mut self, src: &mut dyn Source) {
+        match self.screen {
+            Screen::Images => {
+                let Some(p) = self.selected_image() else {
+                    return;
+                };
+                let target = (p.image.clone(), p.version.clone());
+                let mut others: Vec<String> = self
+                    .images
+                    .iter()
+                    .filter(|q| q.image == target.0 && q.version != target.1)
+                    .map(|q| q.version.clone())
+                    .collect();
+                if others.is_empty() {
+                    self.message = format!(
+                        "{} has one version: there is no other to compare {}:{} with",
+                        target.0, target.0, target.1
+                    );
+                    return;
+                }
+                others.sort_by(|a, b| compare_versions(a, b));
+                // the newest older version, else the oldest newer one
+                let other = others
+                    .iter()
+                    .rposition(|v| compare_versions(v, &target.1).is_lt())
+                    .unwrap_or(0);
+                self.show_diff(src, target, others, other);
+            }
+            Screen::Diff => {
+                let Some(dv) = &self.diff else { return };
+                if dv.others.len() < 2 {
+                    self.message = format!("{} has no other version to compare with", dv.target.0);
+                    return;
+                }
+                let (target, others) = (dv.target.clone(), dv.others.clone());
+                let next = (dv.other + 1) % others.len();
+                self.show_diff(src, target, others, next);
+            }
+            _ => {}
+        }
+    }
+
+    fn show_diff(
+        &mut self,
+        src: &mut dyn Source,
+        target: (String, String),
+        others: Vec<String>,
+        other: usize,
+    ) {
+        let (from, to) = diff_pair(&target, &others[other]);
+        let threshold = self
+            .diff
+            .as_ref()
+            .map_or(model::diff::DEFAULT_THRESHOLD, |d| d.diff.threshold);
+        match src.profile_diff((&from.0, &from.1), (&to.0, &to.1), threshold) {
+            Ok(diff) => {
+                self.diff = Some(DiffView {
+                    diff,
+                    target,
+                    others,
+                    other,
+                    sel: 0,
+                });
+                self.go(Screen::Diff);
+                self.search = Search::default();
+            }
+            Err(e) => {
+                self.message = format!("cannot compare {}:{} with {}: {e}", from.0, from.1, to.1)
+            }
+        }
+    }
+
+    /// `O`: the outlier containers of the profile shown (or selected on the images screen).
+    fn open_outliers(&mut self, src: &mut dyn Source) {
+        let which = match self.screen {
+            Screen::Profile => self
+                .profile
+                .as_ref()
+                .map(|pv| (pv.summary.image.clone(), pv.summary.version.clone())),
+            Screen::Images => self
+                .selected_image()
+                .map(|p| (p.image.clone(), p.version.clone())),
+            _ => None,
+        };
+        let Some((image, version)) = which else {
+            return;
+        };
+        match src.profile_outliers(&image, &version) {
+            Ok(report) => {
+                self.outliers = Some(OutliersView { report, sel: 0 });
+                self.go(Screen::Outliers);
+            }
+            Err(e) => {
+                self.message = format!("cannot rank the containers of {image}:{version}: {e}")
+            }
         }
     }
 
@@ -794,6 +1040,18 @@ impl App {
             Screen::Profile => {
                 if let Some(pv) = &mut self.profile {
                     pv.tree.select_row(row);
+                }
+            }
+            Screen::Diff => {
+                let n = self.visible_diff().len();
+                if let Some(dv) = self.diff.as_mut().filter(|_| row < n) {
+                    dv.sel = row;
+                }
+            }
+            Screen::Outliers => {
+                let n = self.visible_outliers().len();
+                if let Some(ov) = self.outliers.as_mut().filter(|_| row < n) {
+                    ov.sel = row;
                 }
             }
         }

@@ -240,6 +240,46 @@ pub enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compare two profiles (usually two versions of an image): the nodes the second holds
+    /// that the first does not (added), those it no longer holds (removed), and those whose
+    /// commonality moved by more than the threshold (moved), as a tree.
+    Diff {
+        /// IMAGE:VERSION to compare from (the older one).
+        from: String,
+        /// IMAGE:VERSION to compare with (the newer one).
+        to: String,
+        /// A node has moved when its commonality changed by more than this (0..1, or 20%).
+        #[arg(long, default_value = "0.2", value_name = "SHARE")]
+        threshold: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rank the profile's containers by how rare their behaviour is in it, each with the
+    /// nodes that set it apart. Score = mean, over the distinct nodes in the container's
+    /// snapshots (merged or kept), of (1 - the node's commonality in the profile); a node
+    /// the profile does not hold counts as commonality 0.
+    Outliers {
+        /// IMAGE:VERSION
+        profile: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the profile for other tools (YAML): a Kubernetes NetworkPolicy of its egress,
+    /// a wsprof rules file that flags anything outside it, or a Kubescape
+    /// ApplicationProfile. A Learning profile is refused unless --force.
+    Export {
+        /// IMAGE:VERSION
+        profile: String,
+        /// networkpolicy, rules or kubescape
+        #[arg(long, value_name = "FORMAT")]
+        format: String,
+        /// Write to this file (created mode 0600) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Export a Learning profile too (its behaviour is not complete yet).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]

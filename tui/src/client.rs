@@ -3,6 +3,9 @@
 
 use crate::http::{self, percent_encode, ClientError};
 use crate::source::{Result, Source, SourceError, StatusReport, SuppressRequest};
+use model::diff::ProfileDiff;
+use model::export::ExportFormat;
+use model::outlier::OutlierReport;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -224,5 +227,45 @@ impl Source for AgentClient {
 
     fn status(&mut self) -> Result<StatusReport> {
         self.get("/v1/status")
+    }
+
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff> {
+        self.get(&format!(
+            "/v1/profile/diff?{}&to_image={}&to_version={}&threshold={threshold}",
+            profile_query(from.0, from.1),
+            percent_encode(to.0),
+            percent_encode(to.1)
+        ))
+    }
+
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport> {
+        self.get(&format!(
+            "/v1/profile/outliers?{}",
+            profile_query(image, version)
+        ))
+    }
+
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String> {
+        let v: serde_json::Value = self.get(&format!(
+            "/v1/profile/export?{}&format={format}&force={force}",
+            profile_query(image, version)
+        ))?;
+        v["text"].as_str().map(str::to_string).ok_or_else(|| {
+            SourceError::Client(ClientError::Protocol {
+                socket: self.socket.display().to_string(),
+                message: "/v1/profile/export: the answer has no `text`".into(),
+            })
+        })
     }
 }

@@ -84,11 +84,26 @@ pub fn profiles(src: &mut dyn Source, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `IMAGE:VERSION` split at its last `:` (an image name may hold a registry port).
+pub fn profile_spec(spec: &str) -> Result<(&str, &str)> {
+    spec.rsplit_once(':')
+        .filter(|(i, v)| !i.is_empty() && !v.is_empty() && !v.contains('/'))
+        .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION (e.g. nginx:1.25.3)"))
+}
+
+/// A share: `0.2` or `20%`, between 0 and 1.
+pub fn parse_share(s: &str) -> Result<f64, String> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => s.trim().parse::<f64>(),
+    };
+    v.ok().filter(|v| (0.0..=1.0).contains(v)).ok_or_else(|| {
+        format!("`{s}`: expected a share between 0 and 1 (0.2) or a percentage (20%)")
+    })
+}
+
 pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> {
-    let (image, version) = spec
-        .rsplit_once(':')
-        .filter(|(i, v)| !i.is_empty() && !v.is_empty())
-        .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION"))?;
+    let (image, version) = profile_spec(spec)?;
     let summary = src
         .profiles()?
         .into_iter()
@@ -138,6 +153,130 @@ pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> 
             n.snapshots,
             summary.snapshots
         );
+    }
+    Ok(())
+}
+
+/// `wsprof profile diff FROM TO`: what TO holds that FROM does not, what it no longer
+/// holds, and what moved by more than the threshold, as a tree.
+pub fn profile_diff(
+    src: &mut dyn Source,
+    from: (&str, &str),
+    to: (&str, &str),
+    threshold: f64,
+    json: bool,
+) -> Result<()> {
+    let d = src.profile_diff(from, to, threshold)?;
+    if json {
+        return print_json(&d);
+    }
+    let side = |s: &model::diff::DiffSide| {
+        format!(
+            "{} ({}, {} snapshots, {} nodes, commonality {})",
+            s.name(),
+            s.status,
+            s.snapshots,
+            s.nodes,
+            percent(s.commonality).trim()
+        )
+    };
+    println!("{} -> {}", side(&d.from), side(&d.to));
+    println!(
+        "{} added, {} removed, {} moved by more than {}",
+        d.added,
+        d.removed,
+        d.moved,
+        percent(d.threshold).trim()
+    );
+    if d.is_empty() {
+        println!("no differences");
+        return Ok(());
+    }
+    println!("{:<9} {:>6} {:>6}  NODE", "CHANGE", "BEFORE", "AFTER");
+    let pct = |c: Option<f64>| c.map(percent).unwrap_or_else(|| "-".into());
+    for l in crate::view::diff::lines(&d.nodes) {
+        let n = &d.nodes[l.node];
+        println!(
+            "{:<9} {:>6} {:>6}  {}{}",
+            l.marker,
+            pct(n.before),
+            pct(n.after),
+            "  ".repeat(n.depth as usize),
+            l.text
+        );
+    }
+    Ok(())
+}
+
+/// The first 12 characters of a container id, as docker shows them.
+pub fn short_id(id: &str) -> &str {
+    id.char_indices().nth(12).map_or(id, |(i, _)| &id[..i])
+}
+
+/// `wsprof profile outliers IMAGE:VERSION`: the containers, most unusual first.
+pub fn profile_outliers(src: &mut dyn Source, p: (&str, &str), json: bool) -> Result<()> {
+    let r = src.profile_outliers(p.0, p.1)?;
+    if json {
+        return print_json(&r);
+    }
+    println!(
+        "{}:{} ({}, {} snapshots merged): {} containers, the most unusual first",
+        r.image,
+        r.version,
+        r.status,
+        r.profile_snapshots,
+        r.containers.len()
+    );
+    println!("{}", r.formula);
+    println!(
+        "{:>4} {:<12} {:>6} {:>6} {:>5} {:>6} {:>9}  HOSTS",
+        "RANK", "CONTAINER", "SCORE", "NODES", "RARE", "NOVEL", "SNAPSHOTS"
+    );
+    for c in &r.containers {
+        println!(
+            "{:>4} {:<12} {:>6} {:>6} {:>5} {:>6} {:>9}  {}",
+            c.rank,
+            short_id(&c.container_id),
+            percent(c.score),
+            c.nodes,
+            c.rare_nodes,
+            c.novel_nodes,
+            c.snapshots,
+            c.hosts.join(",")
+        );
+        for n in c.distinguishing.iter().take(5) {
+            println!("       {}", crate::view::outliers::node_text(n));
+        }
+        if c.distinguishing_total > 5 {
+            println!(
+                "       ... and {} more (--json lists {})",
+                c.distinguishing_total - 5,
+                c.distinguishing.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `wsprof profile export IMAGE:VERSION --format F [--output FILE]`.
+pub fn profile_export(
+    src: &mut dyn Source,
+    p: (&str, &str),
+    format: model::export::ExportFormat,
+    force: bool,
+    output: Option<&Path>,
+) -> Result<()> {
+    let text = src.profile_export(p.0, p.1, format, force)?;
+    match output {
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        Some(f) => {
+            std::fs::write(f, &text).with_context(|| format!("--output {}", f.display()))?;
+            println!("exported {}:{} as {format} to {}", p.0, p.1, f.display());
+        }
     }
     Ok(())
 }

@@ -99,6 +99,42 @@ fn run(cli: Cli) -> Result<()> {
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
         } => commands::profile_show(&mut *source(&cli)?, profile, *json),
+        Command::Profile {
+            command:
+                ProfileCommand::Diff {
+                    from,
+                    to,
+                    threshold,
+                    json,
+                },
+        } => {
+            // Bad input is refused before any store or agent is asked.
+            let from = commands::profile_spec(from)?;
+            let to = commands::profile_spec(to)?;
+            let threshold =
+                commands::parse_share(threshold).map_err(|e| anyhow!("--threshold {e}"))?;
+            commands::profile_diff(&mut *source(&cli)?, from, to, threshold, *json)
+        }
+        Command::Profile {
+            command: ProfileCommand::Outliers { profile, json },
+        } => {
+            let p = commands::profile_spec(profile)?;
+            commands::profile_outliers(&mut *source(&cli)?, p, *json)
+        }
+        Command::Profile {
+            command:
+                ProfileCommand::Export {
+                    profile,
+                    format,
+                    output,
+                    force,
+                },
+        } => {
+            let p = commands::profile_spec(profile)?;
+            let format =
+                model::export::ExportFormat::parse(format).map_err(|e| anyhow!("--{e}"))?;
+            commands::profile_export(&mut *source(&cli)?, p, format, *force, output.as_deref())
+        }
         Command::Signal {
             command: SignalCommand::Show { id, json },
         } => commands::signal_show(&mut *source(&cli)?, *id, *json),

@@ -4,6 +4,9 @@
 //! in the store implementation, which the agent also runs for its clients.
 
 use crate::http::ClientError;
+use model::diff::ProfileDiff;
+use model::export::ExportFormat;
+use model::outlier::OutlierReport;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use store::decision::Decision;
@@ -84,6 +87,24 @@ pub trait Source {
     fn reject_signal(&mut self, id: i64, who: &str) -> Result<()>;
     fn unsuppress(&mut self, id: i64, who: &str, now_ms: i64) -> Result<SuppressionRow>;
     fn status(&mut self) -> Result<StatusReport>;
+    /// What profile `to` holds that `from` does not, what it no longer holds, and the
+    /// nodes whose commonality moved by more than `threshold` (0..1).
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff>;
+    /// The profile's containers ranked by how rare their behaviour is in it.
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport>;
+    /// The profile exported as `format` (YAML); a Learning profile only with `force`.
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String>;
 }
 
 impl Source for Store {
@@ -208,6 +229,31 @@ impl Source for Store {
         Ok(s)
     }
 
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff> {
+        Ok(Store::profile_diff(
+            self, from.0, from.1, to.0, to.1, threshold,
+        )?)
+    }
+
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport> {
+        Ok(Store::profile_outliers(self, image, version)?)
+    }
+
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String> {
+        Ok(Store::profile_export(self, image, version, format, force)?)
+    }
+
     fn status(&mut self) -> Result<StatusReport> {
         Ok(status_report(
             Store::profiles(self)?,
@@ -303,6 +349,31 @@ impl Source for SplitSource<'_> {
 
     fn unsuppress(&mut self, id: i64, who: &str, now_ms: i64) -> Result<SuppressionRow> {
         self.write(|s| Source::unsuppress(s, id, who, now_ms))
+    }
+
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff> {
+        Ok(self
+            .reader
+            .profile_diff(from.0, from.1, to.0, to.1, threshold)?)
+    }
+
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport> {
+        Ok(self.reader.profile_outliers(image, version)?)
+    }
+
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String> {
+        Ok(self.reader.profile_export(image, version, format, force)?)
     }
 
     fn status(&mut self) -> Result<StatusReport> {

@@ -1,8 +1,10 @@
 //! Drawing. Every function here reads the [`App`]; none changes it.
 
+pub mod diff;
 pub mod drift;
 mod help;
 mod images;
+pub mod outliers;
 mod profile;
 mod signals;
 mod suppressions;
@@ -47,6 +49,8 @@ pub fn list_rows_area(app: &App, size: Rect) -> Rect {
         Screen::Signals => signals::list_rows(body),
         Screen::Suppressions => suppressions::list_rows(body),
         Screen::Profile => profile::list_rows(body),
+        Screen::Diff => diff::list_rows(body),
+        Screen::Outliers => outliers::list_rows(body),
     }
 }
 
@@ -146,6 +150,8 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Profile => profile::draw(f, app, a.body),
         Screen::Signals => signals::draw(f, app, a.body),
         Screen::Suppressions => suppressions::draw(f, app, a.body),
+        Screen::Diff => diff::draw(f, app, a.body),
+        Screen::Outliers => outliers::draw(f, app, a.body),
     }
     draw_footer(f, app, a.footer);
     draw_status(f, app, a.status);
@@ -172,8 +178,12 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
         Style::default().fg(Color::Black).bg(Color::Cyan),
     )];
     for (screen, label) in tabs {
-        let on =
-            app.screen == screen || (screen == Screen::Images && app.screen == Screen::Profile);
+        let on = app.screen == screen
+            || (screen == Screen::Images
+                && matches!(
+                    app.screen,
+                    Screen::Profile | Screen::Diff | Screen::Outliers
+                ));
         let style = if on {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         } else {
@@ -182,10 +192,25 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(label, style));
     }
-    if let (Screen::Profile, Some(pv)) = (app.screen, &app.profile) {
+    let here = match app.screen {
+        Screen::Profile => app
+            .profile
+            .as_ref()
+            .map(|pv| format!("{}:{}", pv.summary.image, pv.summary.version)),
+        Screen::Diff => app
+            .diff
+            .as_ref()
+            .map(|dv| format!("diff {} → {}", dv.diff.from.name(), dv.diff.to.version)),
+        Screen::Outliers => app
+            .outliers
+            .as_ref()
+            .map(|ov| format!("{}:{} outliers", ov.report.image, ov.report.version)),
+        _ => None,
+    };
+    if let Some(here) = here {
         spans.push(Span::raw("  > "));
         spans.push(Span::styled(
-            format!("{}:{}", pv.summary.image, pv.summary.version),
+            here,
             Style::default().add_modifier(Modifier::BOLD),
         ));
     }
@@ -231,6 +256,12 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         }
         if app.screen == Screen::Suppressions {
             parts.push(hint(A::Undo, "undo"));
+        }
+        if matches!(app.screen, Screen::Images | Screen::Diff) {
+            parts.push(hint(A::Diff, "diff"));
+        }
+        if matches!(app.screen, Screen::Images | Screen::Profile) {
+            parts.push(hint(A::Outliers, "outliers"));
         }
         parts.push(hint(A::Quit, "quit"));
         Line::from(Span::styled(

@@ -31,7 +31,7 @@ pub const RARE: f64 = 0.1;
 pub const MAX_NODES: usize = 20;
 
 /// The formula, as `wsprof profile outliers` prints it.
-pub const FORMULA: &str = "score = mean over the container's distinct nodes of (1 - commonality in the profile); a node the profile does not hold counts as commonality 0";
+pub const FORMULA: &str = "score = mean over the container's distinct nodes of (1 - commonality); a node not in the profile counts 0";
 
 /// A node that sets a container apart.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

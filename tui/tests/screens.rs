@@ -557,3 +557,154 @@ fn tags_and_retagged_images_on_the_screens() {
         "no signal of namespace shop"
     );
 }
+
+/// nginx 1.27.0: the worker also connects to a public address on 443, and the master no
+/// longer runs the healthcheck shell.
+fn nginx_127_snapshot(i: usize) -> Snapshot {
+    let mut s = nginx_snapshot(i);
+    let c = container(20 + i % 2, "nginx", "1.27.0");
+    s.id = format!("snap-nginx127-{i:03}");
+    s.container = c.clone();
+    s.tree.roots[0].children.retain(|p| p.path != "/bin/sh");
+    s.tree.record(&ev(
+        &c,
+        &["/usr/sbin/nginx", "/usr/sbin/nginx-worker"],
+        &[],
+        EventKind::Connect {
+            family: "tcp".into(),
+            addr: "93.184.216.34".into(),
+            port: 443,
+        },
+        s.ended_ms,
+    ));
+    s
+}
+
+#[test]
+fn diff_screen_compares_with_the_previous_version() {
+    let mut store = fixture();
+    // one version only: nothing to compare with
+    let mut h = Harness::on(Store::open_in_memory().unwrap());
+    h.store
+        .ingest_snapshots(&[nginx_snapshot(0)], &LifecycleSettings::default())
+        .unwrap();
+    h.app.refresh(&mut h.store).unwrap();
+    h.act(&[Action::Diff]);
+    assert_eq!(h.app.screen, Screen::Images);
+    assert!(
+        h.app.message.contains("nginx has one version"),
+        "{}",
+        h.app.message
+    );
+
+    let snaps: Vec<Snapshot> = (0..6).map(nginx_127_snapshot).collect();
+    store
+        .ingest_snapshots(&snaps, &LifecycleSettings::default())
+        .unwrap();
+    let mut h = Harness::on(store);
+    // images: nginx 1.25.3, nginx 1.27.0, redis ...; select 1.27.0
+    h.act(&[Action::Down]);
+    assert_eq!(h.app.selected_image().unwrap().version, "1.27.0");
+    h.act(&[Action::Diff]);
+    assert_eq!(h.app.screen, Screen::Diff, "{}", h.app.message);
+    let d = &h.app.diff.as_ref().unwrap().diff;
+    assert_eq!(
+        (d.from.version.as_str(), d.to.version.as_str()),
+        ("1.25.3", "1.27.0")
+    );
+    assert_eq!(
+        (d.added, d.removed),
+        (1, 3),
+        "the connection; sh, curl and its connection"
+    );
+    let s = h.screen();
+    assert!(s.contains("diff nginx:1.25.3 → 1.27.0"), "{s}");
+    assert!(s.contains("+1 added   -3 removed"), "{s}");
+    assert!(
+        s.contains("+ added      - → 100%     [net] connect tcp/443 public"),
+        "{s}"
+    );
+    assert!(s.contains("- removed  75% →    -   /bin/sh"), "{s}");
+    insta::assert_snapshot!("diff", s);
+    // the side panel follows the selection
+    h.act(&[Action::Bottom]);
+    let sel = h.app.selected_diff_node().unwrap();
+    assert_eq!(sel.label, "connect tcp/443 public");
+    let s = h.screen();
+    assert!(s.contains("not in this profile"), "{s}");
+    assert!(s.contains("6 of 6 snapshots"), "{s}");
+    // only one other version: nothing else to cycle to
+    h.act(&[Action::Diff]);
+    assert!(
+        h.app.message.contains("no other version"),
+        "{}",
+        h.app.message
+    );
+    // Enter opens the profile that holds the node, at its process
+    h.act(&[Action::Open]);
+    assert_eq!(h.app.screen, Screen::Profile);
+    let pv = h.app.profile.as_ref().unwrap();
+    assert_eq!(pv.summary.version, "1.27.0");
+    assert_eq!(pv.tree.selected().unwrap().label, "/usr/sbin/nginx-worker");
+    h.act(&[Action::Back, Action::Back]);
+    assert_eq!(h.app.screen, Screen::Images);
+    // two versions with the same behaviour: no differences
+    h.act(&[Action::Bottom, Action::Diff]);
+    assert_eq!(h.app.screen, Screen::Diff);
+    assert!(h.app.diff.as_ref().unwrap().diff.is_empty());
+    assert!(h.screen().contains("No differences"));
+}
+
+#[test]
+fn outliers_screen_ranks_the_container_that_did_something_rare_first() {
+    let mut store = fixture();
+    // after the profile became Stable, replica 2 starts bash, which reads /etc/shadow
+    let mut late = nginx_snapshot(30);
+    let c = container(2, "nginx", "1.25.3");
+    late.container = c.clone();
+    late.id = "snap-nginx-late".into();
+    late.tree.record(&ev(
+        &c,
+        &["/usr/sbin/nginx", "/bin/bash"],
+        &["bash", "-i"],
+        EventKind::Open {
+            path: "/etc/shadow".into(),
+            access: Access::READ,
+        },
+        late.ended_ms,
+    ));
+    store
+        .ingest_snapshots(
+            &[late],
+            &LifecycleSettings {
+                stable_after_snapshots: 20,
+                stable_after_ms: i64::MAX,
+            },
+        )
+        .unwrap();
+    let mut h = Harness::on(store);
+    h.act(&[Action::Open, Action::Outliers]);
+    assert_eq!(h.app.screen, Screen::Outliers, "{}", h.app.message);
+    let top = h.app.selected_outlier().unwrap();
+    assert_eq!(top.container_id, c.id);
+    assert_eq!(top.novel_nodes, 2);
+    let s = h.screen();
+    assert!(s.contains("nginx:1.25.3 outliers"), "{s}");
+    assert!(s.contains("nginx > bash: file /etc/shadow"), "{s}");
+    assert!(s.contains("new, only this container"), "{s}");
+    insta::assert_snapshot!("outliers", s);
+    // the next one has nothing that sets it apart
+    h.act(&[Action::Down]);
+    let s = h.screen();
+    assert!(s.contains("nothing rare that sets it apart"), "{s}");
+    // `/` keeps the containers whose text holds the query
+    h.act(&[Action::Search]);
+    for ch in "shadow".chars() {
+        h.app.search_input(&crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(ch),
+        ));
+    }
+    assert_eq!(h.app.visible_outliers().len(), 1);
+    h.act(&[Action::Back, Action::Back]);
+    assert_eq!(h.app.screen, Screen::Profile, "back to the profile");
+}

@@ -179,7 +179,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             .map(|(pos, &i)| {
                 let n = &d.nodes[i];
                 let mut line = Line::from(vec![
-                    Span::styled(format!("{:<9}", marker(n.change)), change_style(n.change)),
+                    Span::styled(format!("{:<10}", marker(n.change)), change_style(n.change)),
                     pct_span(n.before),
                     Span::styled(" → ", Style::default().fg(Color::DarkGray)),
                     pct_span(n.after),
@@ -239,11 +239,18 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             Style::default().fg(Color::DarkGray),
         )));
         side_lines.push(Line::raw(""));
+        let w = d
+            .from
+            .name()
+            .chars()
+            .count()
+            .max(d.to.name().chars().count())
+            .min(30);
         for (side, c, count) in [
             (&d.from, n.before, n.before_snapshots),
             (&d.to, n.after, n.after_snapshots),
         ] {
-            let mut spans = vec![Span::raw(format!("{:<22} ", cut(&side.name(), 22)))];
+            let mut spans = vec![Span::raw(format!("{:<w$} ", cut(&side.name(), w)))];
             match c {
                 Some(c) => {
                     spans.push(Span::styled(percent(c), commonality_style(c)));
@@ -259,7 +266,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
             }
             side_lines.push(Line::from(spans));
         }
-        if let (Some(a), Some(b)) = (n.before, n.after) {
+        if let (Change::Moved, Some(a), Some(b)) = (n.change, n.before, n.after) {
             side_lines.push(Line::raw(format!("moved {:+.0} points", (b - a) * 100.0)));
         }
         side_lines.push(Line::raw(""));

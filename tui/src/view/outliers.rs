@@ -44,7 +44,7 @@ struct Parts {
 fn parts(body: Rect) -> Parts {
     let [header, main] = Layout::vertical([Constraint::Length(4), Constraint::Min(5)]).areas(body);
     let [list, side] =
-        Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)]).areas(main);
+        Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)]).areas(main);
     Parts { header, list, side }
 }
 
@@ -182,7 +182,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         )));
         if c.distinguishing.is_empty() {
             side.push(Line::from(Span::styled(
-                "nothing rare that most other containers do not do too",
+                "nothing rare that sets it apart",
                 Style::default().fg(Color::DarkGray),
             )));
         }

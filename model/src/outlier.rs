@@ -234,7 +234,7 @@ mod tests {
             },
         ));
         // every fourth snapshot of every container: a log reopen (25%)
-        if i % 4 == 0 {
+        if i.is_multiple_of(4) {
             t.record(&ev(
                 &["/usr/sbin/nginx"],
                 EventKind::Open {

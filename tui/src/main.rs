@@ -547,11 +547,23 @@ fn demo(
             db_text
         ),
     };
+    // A panic in the UI unwinds through here: stop the replay first, so that dropping the
+    // engine (which waits for its writer) does not wait for the whole bundle.
+    let _stop_on_unwind = StopOnDrop(stop.clone());
     let result = run_ui(keymap, &engine, &banner);
     stop.store(true, Ordering::Relaxed);
     let _ = feeder.join();
     engine.shutdown();
     result
+}
+
+/// Sets its flag when dropped (also while a panic unwinds).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 fn run_ui(keymap: Keymap, engine: &Engine, banner: &dyn Fn(&EngineStatus) -> Banner) -> Result<()> {

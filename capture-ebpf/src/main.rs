@@ -388,7 +388,10 @@ fn file_enter(ctx: &TracePointContext, a: &FileArgs) -> Result<u32, u32> {
         u32::MAX
     };
     ev.ret = 0;
-    if read_user_path(arg(ctx, a.path as usize), &mut ev.path) {
+    if a.path < 0 {
+        // fchmod/fchown: the file is the fd in `dfd`; user space names it.
+        ev.path[0] = 0;
+    } else if read_user_path(arg(ctx, a.path as usize), &mut ev.path) {
         ev.hdr.flags |= FLAG_PATH_TRUNCATED;
     }
     if a.path2 >= 0 {
@@ -560,6 +563,27 @@ file_tp!(
     }
 );
 file_tp!(
+    sys_enter_fchmod,
+    FileArgs {
+        kind: KIND_CHMOD,
+        dfd: 0,
+        path: NONE,
+        mode: 1,
+        ..FA
+    }
+);
+file_tp!(
+    sys_enter_fchown,
+    FileArgs {
+        kind: KIND_CHOWN,
+        dfd: 0,
+        path: NONE,
+        uid: 1,
+        gid: 2,
+        ..FA
+    }
+);
+file_tp!(
     sys_enter_fchownat,
     FileArgs {
         kind: KIND_CHOWN,
@@ -591,6 +615,37 @@ file_tp!(
     }
 );
 
+const EPERM: i64 = 1;
+const ENOENT: i64 = 2;
+const EACCES: i64 = 13;
+const EROFS: i64 = 30;
+
+/// Whether a failed open is evidence: a permission error anywhere (the kernel refused what
+/// was asked), a missing file only under the directories credentials and configuration live
+/// in (a search for them; elsewhere a missing file is a library or PATH lookup, too common
+/// to send).
+#[inline(always)]
+fn failed_open_worth_sending(ret: i64, p: &[u8; PATH_LEN]) -> bool {
+    match -ret {
+        EPERM | EACCES | EROFS => true,
+        ENOENT => {
+            (p[0] == b'/' && p[1] == b'e' && p[2] == b't' && p[3] == b'c' && p[4] == b'/')
+                || (p[0] == b'/' && p[1] == b'r' && p[2] == b'o' && p[3] == b'o' && p[4] == b't')
+                || (p[0] == b'/' && p[1] == b'p' && p[2] == b'r' && p[3] == b'o' && p[4] == b'c')
+                || (p[0] == b'/' && p[1] == b'r' && p[2] == b'u' && p[3] == b'n' && p[4] == b'/')
+                || (p[0] == b'/'
+                    && p[1] == b'v'
+                    && p[2] == b'a'
+                    && p[3] == b'r'
+                    && p[4] == b'/'
+                    && p[5] == b'r'
+                    && p[6] == b'u'
+                    && p[7] == b'n')
+        }
+        _ => false,
+    }
+}
+
 /// Attached to the `sys_exit_*` tracepoint of every file syscall above.
 #[tracepoint]
 pub fn sys_exit_file(ctx: TracePointContext) -> u32 {
@@ -609,9 +664,13 @@ fn try_file_exit(ctx: &TracePointContext) -> Result<u32, u32> {
     };
     let ev = unsafe { &mut *ev };
     let ret: i64 = unsafe { ctx.read_at::<i64>(16) }.unwrap_or(-1);
-    if ret >= 0 {
+    if ret >= 0 || (ev.hdr.kind == KIND_OPEN && failed_open_worth_sending(ret, &ev.path)) {
         ev.ret = ret as i32;
         let mut h = hash_path(FNV_OFFSET, &ev.path);
+        if ret < 0 {
+            // A failed attempt and a later success are two different events.
+            h ^= 0x5bd1_e995_0000_0000 | (-ret) as u64;
+        }
         if ev.hdr.kind == KIND_RENAME {
             h = hash_path(h ^ 0xff, &ev.path2);
         }
@@ -680,11 +739,13 @@ fn sock_addr(ctx: &SockAddrContext, kind: u16, v6: bool) -> Result<i32, i32> {
             ev.addr[12..].copy_from_slice(&d.to_ne_bytes());
         }
     }
-    if kind == KIND_CONNECT && ev.port == 53 && ev.sock_type == 2 {
+    // A socket connected to port 53, UDP (1) or TCP (2): its writes are parsed as DNS.
+    if kind == KIND_CONNECT && ev.port == 53 && (ev.sock_type == 2 || ev.sock_type == 1) {
         let tid = ev.hdr.tid;
         if let Some(fd) = unsafe { CONNECT_FD.get(&tid) } {
             let key = ((ev.hdr.tgid as u64) << 32) | (*fd as u64);
-            let _ = DNS_SOCKS.insert(&key, &1u8, 0);
+            let proto: u8 = if ev.sock_type == 1 { 2 } else { 1 };
+            let _ = DNS_SOCKS.insert(&key, &proto, 0);
         }
     }
     emit::<NetEvent>(&ev, kind);
@@ -724,6 +785,7 @@ pub fn bind6(ctx: SockAddrContext) -> i32 {
 #[inline(always)]
 fn dns_send(fd: u64, addr: u64, buf: u64, len: u64) -> Result<u32, u32> {
     let tgid = (bpf_get_current_pid_tgid() >> 32) as u64;
+    let mut tcp = false;
     let port: u16 = if addr != 0 {
         let family: u16 = unsafe { bpf_probe_read_user(addr as *const u16) }.unwrap_or(0);
         if family != 2 && family != 10 {
@@ -733,8 +795,9 @@ fn dns_send(fd: u64, addr: u64, buf: u64, len: u64) -> Result<u32, u32> {
         u16::from_be(p)
     } else {
         let key = (tgid << 32) | (fd & 0xffff_ffff);
-        if unsafe { DNS_SOCKS.get(&key) }.is_none() {
-            return Ok(0);
+        match unsafe { DNS_SOCKS.get(&key) } {
+            None => return Ok(0),
+            Some(p) => tcp = *p == 2,
         }
         53
     };
@@ -759,6 +822,9 @@ fn dns_send(fd: u64, addr: u64, buf: u64, len: u64) -> Result<u32, u32> {
         return Ok(0);
     }
     ev.len = n;
+    if tcp {
+        ev.hdr.flags |= FLAG_DNS_TCP;
+    }
     emit::<DnsEvent>(ev, KIND_DNS);
     Ok(0)
 }
@@ -794,8 +860,14 @@ fn dns_msghdr(fd: u64, msg: u64) -> Result<u32, u32> {
     if iov == 0 {
         return Ok(0);
     }
-    let base: u64 = unsafe { bpf_probe_read_user(iov as *const u64) }.unwrap_or(0);
-    let len: u64 = unsafe { bpf_probe_read_user((iov + 8) as *const u64) }.unwrap_or(0);
+    let mut base: u64 = unsafe { bpf_probe_read_user(iov as *const u64) }.unwrap_or(0);
+    let mut len: u64 = unsafe { bpf_probe_read_user((iov + 8) as *const u64) }.unwrap_or(0);
+    let iovlen: u64 = unsafe { bpf_probe_read_user((msg + 24) as *const u64) }.unwrap_or(0);
+    if len == 2 && iovlen > 1 {
+        // DNS over TCP with the length prefix in its own iovec: the message is the next one.
+        base = unsafe { bpf_probe_read_user((iov + 16) as *const u64) }.unwrap_or(0);
+        len = unsafe { bpf_probe_read_user((iov + 24) as *const u64) }.unwrap_or(0);
+    }
     dns_send(fd, name, base, len)
 }
 
@@ -925,6 +997,37 @@ kernel_tp!(
 );
 kernel_tp!(sys_enter_bpf, KIND_BPF, 0, [0, 2, NONE], NONE, NONE, NONE);
 kernel_tp!(sys_enter_mount, KIND_MOUNT, 0, [3, NONE, NONE], 1, 0, 2);
+// The new mount API: fsopen(fs_name, flags) names the filesystem type; move_mount(from_dfd,
+// from_path, to_dfd, to_path, flags) attaches it.
+kernel_tp!(
+    sys_enter_fsopen,
+    KIND_MOUNT,
+    VARIANT_FSOPEN,
+    [1, NONE, NONE],
+    NONE,
+    NONE,
+    0
+);
+kernel_tp!(
+    sys_enter_move_mount,
+    KIND_MOUNT,
+    VARIANT_MOVE_MOUNT,
+    [4, NONE, NONE],
+    3,
+    1,
+    NONE
+);
+// io_uring: file opens and connects submitted through a ring bypass the syscall
+// tracepoints, so setting one up is kernel activity worth a node and a rule.
+kernel_tp!(
+    sys_enter_io_uring_setup,
+    KIND_IO_URING,
+    0,
+    [0, NONE, NONE],
+    NONE,
+    NONE,
+    NONE
+);
 kernel_tp!(
     sys_enter_setuid,
     KIND_SETUID,

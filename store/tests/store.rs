@@ -51,6 +51,7 @@ fn snapshot(i: usize, version: &str, mask: u8) -> Snapshot {
                 EventKind::Open {
                     path: f.to_string(),
                     access: if b == 1 { Access::WRITE } else { Access::READ },
+                    errno: 0,
                 },
             ));
         }

@@ -50,6 +50,7 @@ fn nginx_snapshot(i: usize) -> Snapshot {
     let open = |p: &str, a| EventKind::Open {
         path: p.into(),
         access: a,
+        errno: 0,
     };
     t.record(&ev(
         &c,
@@ -136,6 +137,7 @@ fn redis_snapshot(i: usize, version: &str) -> Snapshot {
         EventKind::Open {
             path: "/data/dump.rdb".into(),
             access: Access::WRITE.union(Access::CREATE),
+            errno: 0,
         },
         ts,
     ));
@@ -423,6 +425,7 @@ fn drift_signal_line_shows_its_size_and_the_panel_its_novel_tree() {
     let open = |p: &str, a| EventKind::Open {
         path: p.into(),
         access: a,
+        errno: 0,
     };
     let events = [
         ev(&c, &bash, &["bash"], EventKind::Exec, t),

@@ -257,11 +257,16 @@ fn rejected(program: &str, e: ProgramError) -> CaptureError {
     }
 }
 
+pub type FileExitLinkId = aya::programs::trace_point::TracePointLinkId;
+
 /// Which programs got attached (for stats and logs).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Attached {
     pub attached: Vec<String>,
     pub skipped: Vec<String>,
+    /// The links of the one `sys_exit_file` program (one per file syscall), so stopping
+    /// can detach them in parallel rather than one grace period after the other.
+    pub file_exit_links: Vec<FileExitLinkId>,
 }
 
 /// Load the object and attach everything; optional tracepoints missing on this kernel are
@@ -308,7 +313,8 @@ pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureEr
                 att.skipped.push(format!("syscalls/{name}"));
                 continue;
             }
-            p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            let link = p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            att.file_exit_links.push(link);
             att.attached.push(format!("syscalls/{name}"));
         }
     }

@@ -290,9 +290,10 @@ fn set_cgroup(id: &str, path: &Path, frozen: bool, timeout: Duration) -> Result<
                 id: id.to_string(),
                 detail: format!("its cgroup {shown} is gone (the container stopped)"),
             },
-            std::io::ErrorKind::NotFound => {
-                cgroup_err("has no cgroup.freeze (the kernel's cgroup v2 freezer needs Linux 5.2 or newer)".into())
-            }
+            std::io::ErrorKind::NotFound => cgroup_err(
+                "has no cgroup.freeze (the kernel's cgroup v2 freezer needs Linux 5.2 or newer)"
+                    .into(),
+            ),
             std::io::ErrorKind::PermissionDenied => {
                 cgroup_err("cannot write cgroup.freeze: permission denied (needs root)".into())
             }
@@ -447,7 +448,10 @@ mod tests {
         std::fs::write(dir.join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
         let a = freezer(t.path()).freeze(ID);
         assert_eq!(a.method, Some(Method::Cgroup { path: dir.clone() }));
-        assert_eq!(std::fs::read_to_string(dir.join("cgroup.freeze")).unwrap(), "1\n");
+        assert_eq!(
+            std::fs::read_to_string(dir.join("cgroup.freeze")).unwrap(),
+            "1\n"
+        );
         let e = a.error.unwrap().to_string();
         assert!(
             e.contains("still says `frozen 0`") && e.contains("asked for frozen 1"),

@@ -6,8 +6,8 @@
 //! of each statement inside it). That is what makes reading while another connection
 //! commits safe: see the crate documentation and `tests/concurrency.rs`.
 
-use crate::response::ResponseRow;
 use crate::query::{NodeRow, ProfileSummary, SnapshotSummary};
+use crate::response::ResponseRow;
 use crate::signal::{SignalFilter, SignalRow};
 use crate::suppression::SuppressionRow;
 use crate::{Result, Store, StoreSettings};

@@ -86,10 +86,7 @@ impl Store {
             ],
             |r| r.get(0),
         )?;
-        Ok(ResponseRow {
-            id,
-            ..row.clone()
-        })
+        Ok(ResponseRow { id, ..row.clone() })
     }
 }
 

@@ -10,8 +10,8 @@ use crate::tree::ProfileTree;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 use store::{
-    NodeRow, ProfileSummary, ResponseAction, ResponseRow, SignalFilter, SignalRow,
-    SnapshotSummary, SuppressionRow,
+    NodeRow, ProfileSummary, ResponseAction, ResponseRow, SignalFilter, SignalRow, SnapshotSummary,
+    SuppressionRow,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -867,7 +867,7 @@ impl App {
                         action,
                         signal_id: Some(s.id),
                         container: None,
-                        reason: format!("signal {} {}", s.id, s.rule_id),
+                        reason: String::new(),
                     },
                     Some((s.rule_id.clone(), s.severity.clone())),
                 )

@@ -8,8 +8,7 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use store::{
-    NodeRow, ProfileSummary, ResponseRow, SignalFilter, SignalRow, SnapshotSummary,
-    SuppressionRow,
+    NodeRow, ProfileSummary, ResponseRow, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow,
 };
 
 /// The agent's socket when nothing else is said.

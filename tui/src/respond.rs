@@ -65,6 +65,8 @@ pub struct Target {
     pub image: String,
     pub version: String,
     pub signal_id: Option<i64>,
+    /// The signal's rule (the default reason).
+    pub rule: Option<String>,
 }
 
 impl Target {
@@ -109,6 +111,7 @@ pub fn target(src: &mut dyn Source, req: &RespondRequest) -> Result<Target> {
                 image: s.image,
                 version: s.version,
                 signal_id: Some(id),
+                rule: Some(s.rule_id),
             })
         }
         (None, Some(c)) => {
@@ -137,6 +140,7 @@ pub fn target(src: &mut dyn Source, req: &RespondRequest) -> Result<Target> {
                 image: row.image,
                 version: row.version,
                 signal_id: None,
+                rule: None,
             })
         }
         (None, None) => Err(refused("name a signal id or a container".into())),
@@ -158,7 +162,8 @@ pub fn require_root(action: ResponseAction) -> Result<()> {
     Ok(())
 }
 
-/// Freeze or thaw `t`'s container now; the audit row to append (not yet stored).
+/// Freeze or thaw `t`'s container now; the audit row to append (not yet stored). No
+/// reason given: the signal's (`signal 12 shadow-file-read`).
 pub fn execute(
     t: &Target,
     action: ResponseAction,
@@ -195,10 +200,17 @@ pub fn execute(
             .as_ref()
             .map(|m| m.cgroup_path())
             .unwrap_or_default(),
-        method: attempt.method.as_ref().map(|m| m.text()).unwrap_or_default(),
+        method: attempt
+            .method
+            .as_ref()
+            .map(|m| m.text())
+            .unwrap_or_default(),
         outcome: if error.is_empty() { "ok" } else { "error" }.into(),
         error,
-        reason: reason.to_string(),
+        reason: match (reason.trim(), t.signal_id, &t.rule) {
+            ("", Some(id), Some(rule)) => format!("signal {id} {rule}"),
+            (r, _, _) => r.to_string(),
+        },
     }
 }
 
@@ -251,7 +263,10 @@ mod tests {
     #[test]
     fn short_ids_leave_host_workloads_whole() {
         assert_eq!(short_id(&"a".repeat(64)), "a".repeat(12));
-        assert_eq!(short_id("host:/system.slice/cron.service"), "host:/system.slice/cron.service");
+        assert_eq!(
+            short_id("host:/system.slice/cron.service"),
+            "host:/system.slice/cron.service"
+        );
         assert_eq!(short_id("abc"), "abc");
     }
 }

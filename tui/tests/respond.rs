@@ -151,8 +151,7 @@ fn refusals_are_one_line_and_record_nothing_they_should_not() {
         &log,
     ));
     assert!(
-        e.contains(&format!("signal {host} is from a host process"))
-            && e.contains("cron.service"),
+        e.contains(&format!("signal {host} is from a host process")) && e.contains("cron.service"),
         "{e}"
     );
 
@@ -238,7 +237,10 @@ fn refusals_are_one_line_and_record_nothing_they_should_not() {
     assert_eq!(r["signal_id"], gone);
     assert_eq!(r["reason"], "contain it");
     assert_eq!(r["cgroup_path"], "");
-    assert!(r["error"].as_str().unwrap().contains("not running here"), "{r}");
+    assert!(
+        r["error"].as_str().unwrap().contains("not running here"),
+        "{r}"
+    );
     assert!(!r["who"].as_str().unwrap().is_empty());
     // the text twin shows the same row
     let out = wsprof(&["responses", "--db", dbs], &log);
@@ -428,9 +430,19 @@ fn freeze_and_thaw_a_real_container_from_its_signal() {
     assert_eq!(signal["image"], "demo/web");
     let sid = signal["id"].as_i64().unwrap().to_string();
 
+    // the agent refuses what the store file refuses, in one line
+    let e = one_line_error(&via_agent(&["respond", "freeze", "99999", "--yes"]));
+    assert!(e.contains("no signal with id 99999"), "{e}");
+
     // freeze through the agent: the cgroup says frozen and the counter stops
     let r = ok_json(&via_agent(&[
-        "respond", "freeze", &sid, "--yes", "--reason", "live test", "--json",
+        "respond",
+        "freeze",
+        &sid,
+        "--yes",
+        "--reason",
+        "live test",
+        "--json",
     ]));
     assert_eq!(r["outcome"], "ok", "{r}");
     assert_eq!(r["method"], "cgroup v2");
@@ -467,6 +479,11 @@ fn freeze_and_thaw_a_real_container_from_its_signal() {
         assert_eq!(r["cgroup_path"], cgroup.as_str());
     }
     assert_eq!(rows[1]["reason"], "live test");
+    assert_eq!(
+        rows[0]["reason"],
+        format!("signal {sid} {}", signal["rule_id"].as_str().unwrap()),
+        "no reason given: the signal's"
+    );
 
     // on the store file without an agent (root): freeze by signal, thaw by container id
     agent.stop();
@@ -475,7 +492,10 @@ fn freeze_and_thaw_a_real_container_from_its_signal() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.contains(&format!("container {} (image demo/web:1.0) frozen", &id[..12])),
+        text.contains(&format!(
+            "container {} (image demo/web:1.0) frozen",
+            &id[..12]
+        )),
         "{text}"
     );
     assert!(frozen(&cgroup));

@@ -614,11 +614,23 @@ fn freeze_asks_first_naming_the_container_and_image() {
     // other keys leave the question open; back cancels; nothing was done or recorded
     h.act(&[Action::Down]);
     assert!(h.app.confirm.is_some());
-    assert!(h.app.message.starts_with("answer first"), "{}", h.app.message);
-    assert_eq!(h.app.selected_signal().unwrap().id, sel.id, "the key went nowhere");
+    assert!(
+        h.app.message.starts_with("answer first"),
+        "{}",
+        h.app.message
+    );
+    assert_eq!(
+        h.app.selected_signal().unwrap().id,
+        sel.id,
+        "the key went nowhere"
+    );
     h.act(&[Action::Back]);
     assert!(h.app.confirm.is_none());
-    assert!(h.app.message.contains("freeze cancelled"), "{}", h.app.message);
+    assert!(
+        h.app.message.contains("freeze cancelled"),
+        "{}",
+        h.app.message
+    );
     assert_eq!(h.app.screen, Screen::Signals);
     assert!(h.store.responses(10).unwrap().is_empty());
     // confirm with nothing asked does nothing
@@ -661,7 +673,9 @@ fn a_host_process_signal_cannot_be_frozen() {
     h.act(&[Action::Freeze]);
     assert!(h.app.confirm.is_none());
     assert!(
-        h.app.message.contains("is from a host process (cron.service)"),
+        h.app
+            .message
+            .contains("is from a host process (cron.service)"),
         "{}",
         h.app.message
     );

@@ -161,13 +161,19 @@ pub fn draw_confirm(f: &mut Frame, app: &App, body: Rect) {
     let mut lines = vec![
         Line::from(vec![
             Span::styled(format!("{verb} container "), bold),
-            Span::styled(short_id(&t.container_id).to_string(), bold.fg(Color::Yellow)),
+            Span::styled(
+                short_id(&t.container_id).to_string(),
+                bold.fg(Color::Yellow),
+            ),
             Span::styled(" of image ", bold),
             Span::styled(format!("{}:{}", t.image, t.version), bold.fg(Color::Yellow)),
             Span::styled("?", bold),
         ]),
         Line::from(""),
-        Line::from(vec![label("container"), Span::raw(cut(&t.container_id, 64))]),
+        Line::from(vec![
+            label("container"),
+            Span::raw(cut(&t.container_id, 64)),
+        ]),
         Line::from(vec![
             label("image"),
             Span::raw(format!("{}:{}", t.image, t.version)),
@@ -181,7 +187,9 @@ pub fn draw_confirm(f: &mut Frame, app: &App, body: Rect) {
     }
     lines.push(Line::from(""));
     lines.push(Line::from(effect));
-    lines.push(Line::from("It is recorded with your name in the responses table."));
+    lines.push(Line::from(
+        "It is recorded with your name in the responses table.",
+    ));
     lines.push(Line::from(""));
     lines.push(Line::from(vec![
         Span::styled(

@@ -15,6 +15,7 @@
 //! ```
 
 pub mod convert;
+pub mod freezer;
 pub mod loader;
 pub mod procs;
 pub mod profiler;

@@ -7,6 +7,7 @@
 //! commits safe: see the crate documentation and `tests/concurrency.rs`.
 
 use crate::query::{NodeRow, ProfileSummary, SnapshotSummary};
+use crate::response::ResponseRow;
 use crate::signal::{SignalFilter, SignalRow};
 use crate::suppression::SuppressionRow;
 use crate::{Result, Store, StoreSettings};
@@ -135,4 +136,6 @@ read_methods! {
     /// How many stored signals (and how many matches, counting duplicates) a suppression
     /// made from this signal would hide.
     fn preview_suppression(&self, signal_id: i64) -> Result<(u32, u64)>;
+    /// The newest `limit` responses (freeze, thaw), newest first.
+    fn responses(&self, limit: usize) -> Result<Vec<ResponseRow>>;
 }

@@ -317,13 +317,13 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
-#[allow(clippy::too_many_arguments)]
 /// The loaded object and the links stopping detaches itself (see [`detach`]).
 struct Programs {
     bpf: aya::Ebpf,
     file_exit_links: Vec<loader::FileExitLinkId>,
 }
 
+#[allow(clippy::too_many_arguments)]
 fn run_loop(
     programs: Programs,
     mut ring: RingBuf<MapData>,

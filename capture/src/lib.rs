@@ -323,6 +323,10 @@ struct Programs {
     file_exit_links: Vec<loader::FileExitLinkId>,
 }
 
+/// How often the ring buffer is drained when no backlog wakes the reader (milliseconds):
+/// the most an event waits before rules and the profile see it.
+const DRAIN_EVERY_MS: i32 = 20;
+
 #[allow(clippy::too_many_arguments)]
 fn run_loop(
     programs: Programs,
@@ -366,7 +370,9 @@ fn run_loop(
             revents: 0,
         };
         if !stopping {
-            unsafe { libc::poll(&mut pfd, 1, 100) };
+            // The kernel side wakes us only when a backlog builds; otherwise drain on a
+            // short timer, so events are handled in batches.
+            unsafe { libc::poll(&mut pfd, 1, DRAIN_EVERY_MS) };
         }
         while let Some(item) = ring.next() {
             let decoded = decode(&item);

@@ -231,6 +231,7 @@ mod tests {
             EventKind::Open {
                 path: "/etc/nginx/nginx.conf".into(),
                 access: Access::READ,
+                errno: 0,
             },
         ));
         // every fourth snapshot of every container: a log reopen (25%)
@@ -240,6 +241,7 @@ mod tests {
                 EventKind::Open {
                     path: "/var/log/nginx/error.log".into(),
                     access: Access::WRITE,
+                    errno: 0,
                 },
             ));
         }
@@ -286,6 +288,7 @@ mod tests {
                 EventKind::Open {
                     path: "/etc/shadow".into(),
                     access: Access::READ,
+                    errno: 0,
                 },
             )],
         ));

@@ -175,10 +175,33 @@ CREATE TABLE capture_stats (
         // namespace, a pod, any runtime label); '' = every container of the image.
         "ALTER TABLE suppressions ADD COLUMN scope_tag VARCHAR DEFAULT '';",
     ),
+    // 7 is another change's (it lands separately; versions apply when > the current one).
+    (
+        8,
+        // Responses: a container frozen or thawed from a signal, who did it, through what
+        // (the cgroup v2 directory, or the runtime's pause), and how it went. An
+        // append-only audit table: a failed attempt is recorded with its error.
+        "CREATE SEQUENCE response_ids START 1;
+         CREATE TABLE responses (
+            response_id  BIGINT PRIMARY KEY DEFAULT nextval('response_ids'),
+            at_ms        BIGINT NOT NULL,
+            who          VARCHAR NOT NULL,
+            action       VARCHAR NOT NULL,
+            container_id VARCHAR NOT NULL,
+            image        VARCHAR NOT NULL,
+            version      VARCHAR NOT NULL,
+            signal_id    BIGINT,
+            cgroup_path  VARCHAR NOT NULL,
+            method       VARCHAR NOT NULL,
+            outcome      VARCHAR NOT NULL,
+            error        VARCHAR NOT NULL,
+            reason       VARCHAR NOT NULL
+         );",
+    ),
 ];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 8;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(

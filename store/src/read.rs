@@ -7,6 +7,7 @@
 //! commits safe: see the crate documentation and `tests/concurrency.rs`.
 
 use crate::query::{NodeRow, ProfileSummary, SnapshotSummary};
+use crate::response::ResponseRow;
 use crate::signal::{SignalFilter, SignalRow};
 use crate::suppression::SuppressionRow;
 use crate::{Result, Store, StoreSettings};
@@ -143,4 +144,6 @@ read_methods! {
     /// The profile as a NetworkPolicy, rules file or Kubescape ApplicationProfile (YAML);
     /// a Learning profile is refused unless `force`.
     fn profile_export(&self, image: &str, version: &str, format: model::export::ExportFormat, force: bool) -> Result<String>;
+    /// The newest `limit` responses (freeze, thaw), newest first.
+    fn responses(&self, limit: usize) -> Result<Vec<ResponseRow>>;
 }

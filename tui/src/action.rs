@@ -51,6 +51,10 @@ actions! {
     ClearFilters => "clear_filters",
     Diff => "diff",
     Outliers => "outliers",
+    Responses => "responses",
+    Freeze => "freeze",
+    Thaw => "thaw",
+    Confirm => "confirm",
 }
 
 impl fmt::Display for Action {

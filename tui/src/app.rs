@@ -4,13 +4,17 @@
 
 use crate::action::Action;
 use crate::keymap::Keymap;
+use crate::respond::{self, RespondRequest, Target};
 use crate::source::{Source, SourceError, SuppressRequest};
 use crate::tree::ProfileTree;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 use model::diff::{compare_versions, ProfileDiff};
 use model::outlier::OutlierReport;
-use store::{NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow};
+use store::{
+    NodeRow, ProfileSummary, ResponseAction, ResponseRow, SignalFilter, SignalRow, SnapshotSummary,
+    SuppressionRow,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -22,6 +26,7 @@ pub enum Screen {
     Diff,
     /// A profile's containers ranked by how rare their behaviour is.
     Outliers,
+    Responses,
 }
 
 impl Screen {
@@ -33,6 +38,7 @@ impl Screen {
             Screen::Suppressions => "Suppressions",
             Screen::Diff => "Diff",
             Screen::Outliers => "Outliers",
+            Screen::Responses => "Responses",
         }
     }
 }
@@ -110,6 +116,7 @@ pub struct Reload {
     pub profiles: bool,
     pub signals: bool,
     pub suppressions: bool,
+    pub responses: bool,
 }
 
 impl Reload {
@@ -117,6 +124,7 @@ impl Reload {
         profiles: true,
         signals: true,
         suppressions: true,
+        responses: true,
     };
 
     /// What moved between two sets of change counters.
@@ -125,12 +133,23 @@ impl Reload {
             profiles: old.profiles != new.profiles,
             signals: old.signals != new.signals,
             suppressions: old.suppressions != new.suppressions,
+            responses: old.responses != new.responses,
         }
     }
 
     pub fn any(&self) -> bool {
-        self.profiles || self.signals || self.suppressions
+        self.profiles || self.signals || self.suppressions || self.responses
     }
+}
+
+/// A question the person must answer before anything happens (freeze or thaw a
+/// container): the dialog names the container and its image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub request: RespondRequest,
+    pub target: Target,
+    /// The signal's rule and severity, when it came from one.
+    pub signal: Option<(String, String)>,
 }
 
 /// Status-bar facts supplied by the binary (mode, clock, capture counters).
@@ -158,6 +177,12 @@ pub struct App {
     pub preview: Option<(i64, u32, u64)>,
     pub suppressions: Vec<SuppressionRow>,
     pub suppression_sel: usize,
+    /// The responses audit table, newest first.
+    pub responses: Vec<ResponseRow>,
+    pub response_sel: usize,
+    /// The open confirmation dialog, if any; keys other than confirm and back are ignored
+    /// while it is open.
+    pub confirm: Option<Confirm>,
     pub search: Search,
     pub help: bool,
     pub help_scroll: usize,
@@ -239,6 +264,20 @@ pub fn signal_text(s: &SignalRow) -> String {
     )
 }
 
+pub fn response_text(r: &ResponseRow) -> String {
+    format!(
+        "{} {} {}:{} {} {} {} {}",
+        r.action.as_str(),
+        r.container_id,
+        r.image,
+        r.version,
+        r.who,
+        r.outcome,
+        r.error,
+        r.reason
+    )
+}
+
 pub fn suppression_text(s: &SuppressionRow) -> String {
     format!(
         "{} {} {} {}",
@@ -266,6 +305,9 @@ impl App {
             preview: None,
             suppressions: Vec::new(),
             suppression_sel: 0,
+            responses: Vec::new(),
+            response_sel: 0,
+            confirm: None,
             search: Search::default(),
             help: false,
             help_scroll: 0,
@@ -330,6 +372,10 @@ impl App {
             .map(|&i| &ov.report.containers[i])
     }
 
+    pub fn visible_responses(&self) -> Vec<usize> {
+        let q = self.search_for(Screen::Responses);
+        fuzzy_keep(&self.responses, q, response_text)
+    }
     fn search_for(&self, screen: Screen) -> &str {
         if self.screen == screen {
             &self.search.query
@@ -353,6 +399,11 @@ impl App {
             .get(self.suppression_sel)
             .map(|&i| &self.suppressions[i])
     }
+    pub fn selected_response(&self) -> Option<&ResponseRow> {
+        self.visible_responses()
+            .get(self.response_sel)
+            .map(|&i| &self.responses[i])
+    }
 
     // ----- data -----
 
@@ -372,6 +423,7 @@ impl App {
             .map(|p| (p.image.clone(), p.version.clone()));
         let selected_signal = self.selected_signal().map(|s| s.id);
         let selected_sup = self.selected_suppression().map(|s| s.id);
+        let selected_response = self.selected_response().map(|r| r.id);
         if what.profiles {
             self.images = src.profiles()?;
         }
@@ -380,6 +432,9 @@ impl App {
         }
         if what.suppressions {
             self.suppressions = src.suppressions(true)?;
+        }
+        if what.responses {
+            self.responses = src.responses(respond::RESPONSES_SHOWN)?;
         }
         // keep the selections on the same items
         if let Some((img, ver)) = selected_image {
@@ -407,6 +462,15 @@ impl App {
                 .position(|&i| self.suppressions[i].id == id)
             {
                 self.suppression_sel = pos;
+            }
+        }
+        if let Some(id) = selected_response {
+            if let Some(pos) = self
+                .visible_responses()
+                .iter()
+                .position(|&i| self.responses[i].id == id)
+            {
+                self.response_sel = pos;
             }
         }
         self.clamp();
@@ -527,6 +591,9 @@ impl App {
         if let Some(ov) = &mut self.outliers {
             ov.sel = ov.sel.min(n.saturating_sub(1));
         }
+        self.response_sel = self
+            .response_sel
+            .min(self.visible_responses().len().saturating_sub(1));
     }
 
     fn go(&mut self, screen: Screen) {
@@ -580,6 +647,7 @@ impl App {
         if let Some(ov) = &mut self.outliers {
             ov.sel = 0;
         }
+        self.response_sel = 0;
         if self.screen == Screen::Profile {
             if let Some(pv) = &mut self.profile {
                 pv.tree.set_query(&self.search.query);
@@ -613,6 +681,10 @@ impl App {
             Screen::Suppressions => {
                 let n = self.visible_suppressions().len();
                 step(&mut self.suppression_sel, n, delta)
+            }
+            Screen::Responses => {
+                let n = self.visible_responses().len();
+                step(&mut self.response_sel, n, delta)
             }
             Screen::Profile => {
                 if let Some(pv) = &mut self.profile {
@@ -652,6 +724,10 @@ impl App {
     /// person's decisions (accept, reject, undo) to it.
     pub fn apply(&mut self, action: Action, src: &mut dyn Source) {
         self.message.clear();
+        if self.confirm.is_some() {
+            self.answer(action, src);
+            return;
+        }
         if self.help
             && !matches!(
                 action,
@@ -720,6 +796,11 @@ impl App {
             }
             Action::Signals => self.go(Screen::Signals),
             Action::Suppressions => self.go(Screen::Suppressions),
+            Action::Responses => self.go(Screen::Responses),
+            Action::Freeze => self.ask(ResponseAction::Freeze, src),
+            Action::Thaw => self.ask(ResponseAction::Thaw, src),
+            // nothing is asked: nothing to confirm
+            Action::Confirm => {}
             Action::ViewProfile => self.view_signal_profile(src),
             Action::Accept => self.accept(src),
             Action::Reject => {
@@ -822,7 +903,7 @@ impl App {
                 }
             }
             Screen::Signals => self.view_signal_profile(src),
-            Screen::Suppressions | Screen::Outliers => {}
+            Screen::Suppressions | Screen::Outliers | Screen::Responses => {}
             Screen::Diff => {
                 // the profile that holds the node (the newer one where both do), at it
                 let Some((n, dv)) = self.selected_diff_node().zip(self.diff.as_ref()) else {
@@ -1019,6 +1100,109 @@ impl App {
         self.reload(src);
     }
 
+    /// Freeze or thaw: find the container meant (the selected signal's; on the responses
+    /// screen the selected row's) and ask first. Nothing happens until it is confirmed.
+    fn ask(&mut self, action: ResponseAction, src: &mut dyn Source) {
+        let (request, signal) = match self.screen {
+            Screen::Signals => {
+                let Some(s) = self.selected_signal() else {
+                    return;
+                };
+                (
+                    RespondRequest {
+                        action,
+                        signal_id: Some(s.id),
+                        container: None,
+                        reason: String::new(),
+                    },
+                    Some((s.rule_id.clone(), s.severity.clone())),
+                )
+            }
+            Screen::Responses if action == ResponseAction::Thaw => {
+                let Some(r) = self.selected_response() else {
+                    return;
+                };
+                (
+                    RespondRequest {
+                        action,
+                        signal_id: None,
+                        container: Some(r.container_id.clone()),
+                        reason: format!("thaw after response {}", r.id),
+                    },
+                    None,
+                )
+            }
+            _ => {
+                self.message = format!(
+                    "{} works on the signal queue{}",
+                    action.as_str(),
+                    if action == ResponseAction::Thaw {
+                        " and the responses screen"
+                    } else {
+                        ""
+                    }
+                );
+                return;
+            }
+        };
+        match respond::target(src, &request) {
+            Ok(target) => {
+                self.confirm = Some(Confirm {
+                    request,
+                    target,
+                    signal,
+                })
+            }
+            Err(e) => self.message = e.to_string(),
+        }
+    }
+
+    /// A key while the confirmation dialog is open: confirm runs it, back cancels, quit
+    /// quits; anything else leaves the question open.
+    fn answer(&mut self, action: Action, src: &mut dyn Source) {
+        match action {
+            Action::Confirm => {
+                let Some(c) = self.confirm.take() else {
+                    return;
+                };
+                let (user, now) = (self.user.clone(), self.now());
+                self.message = match src.respond(&c.request, &user, now) {
+                    Ok(r) => respond::done_text(&r),
+                    Err(e) => e.to_string(),
+                };
+                self.reload(src);
+            }
+            Action::Back => {
+                if let Some(c) = self.confirm.take() {
+                    self.message = format!(
+                        "{} cancelled: {} left as it was",
+                        c.request.action.as_str(),
+                        c.target.describe()
+                    );
+                }
+            }
+            Action::Quit => self.quit = true,
+            _ => {
+                self.message = format!(
+                    "answer first: {} {}, {} cancels",
+                    self.keymap
+                        .keys_for(Action::Confirm)
+                        .split(", ")
+                        .next()
+                        .unwrap_or(""),
+                    self.confirm
+                        .as_ref()
+                        .map_or("confirm", |c| c.request.action.as_str()),
+                    self.keymap
+                        .keys_for(Action::Back)
+                        .split(", ")
+                        .next()
+                        .unwrap_or("")
+                );
+            }
+        }
+    }
+
     /// Map a click at row `y` of the main list (0 = first data row) to a selection.
     pub fn click_row(&mut self, row: usize) {
         match self.screen {
@@ -1035,6 +1219,11 @@ impl App {
             Screen::Suppressions => {
                 if row < self.visible_suppressions().len() {
                     self.suppression_sel = row
+                }
+            }
+            Screen::Responses => {
+                if row < self.visible_responses().len() {
+                    self.response_sel = row
                 }
             }
             Screen::Profile => {

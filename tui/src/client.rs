@@ -2,6 +2,7 @@
 //! path) or falling back to a store file, and a [`Source`] that asks the agent's API.
 
 use crate::http::{self, percent_encode, ClientError};
+use crate::respond::RespondRequest;
 use crate::source::{Result, Source, SourceError, StatusReport, SuppressRequest};
 use model::diff::ProfileDiff;
 use model::export::ExportFormat;
@@ -9,7 +10,9 @@ use model::outlier::OutlierReport;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use store::{NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow};
+use store::{
+    NodeRow, ProfileSummary, ResponseRow, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow,
+};
 
 /// The agent's socket when nothing else is said.
 pub const DEFAULT_SOCKET: &str = "/run/wsprof/wsprof.sock";
@@ -267,5 +270,14 @@ impl Source for AgentClient {
                 message: "/v1/profile/export: the answer has no `text`".into(),
             })
         })
+    }
+
+    fn respond(&mut self, req: &RespondRequest, _who: &str, _now_ms: i64) -> Result<ResponseRow> {
+        let body = serde_json::to_value(req).unwrap_or_default();
+        self.post("/v1/respond", &body)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        self.get(&format!("/v1/responses?limit={limit}"))
     }
 }

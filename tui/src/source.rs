@@ -4,6 +4,7 @@
 //! in the store implementation, which the agent also runs for its clients.
 
 use crate::http::ClientError;
+use crate::respond::{self, RespondRequest};
 use model::diff::ProfileDiff;
 use model::export::ExportFormat;
 use model::outlier::OutlierReport;
@@ -11,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use store::decision::Decision;
 use store::{
-    NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, StoreError,
-    StoreReader, SuppressionRow,
+    NodeRow, ProfileSummary, ResponseRow, SignalFilter, SignalRow, SnapshotSummary, Store,
+    StoreError, StoreReader, SuppressionRow,
 };
 
 /// Why a read or a decision failed; one line.
@@ -105,6 +106,13 @@ pub trait Source {
         format: ExportFormat,
         force: bool,
     ) -> Result<String>;
+    /// Freeze or thaw the container of a signal (or of an earlier response), now, and
+    /// append the attempt to the responses audit table (see [`crate::respond`]). A failed
+    /// attempt is recorded, then returned as an error. The agent records its client's peer
+    /// credentials and its own clock instead of `who` and `now_ms`.
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow>;
+    /// The newest `limit` responses, newest first.
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>>;
 }
 
 impl Source for Store {
@@ -254,6 +262,17 @@ impl Source for Store {
         Ok(Store::profile_export(self, image, version, format, force)?)
     }
 
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow> {
+        let t = respond::target(self, req)?;
+        respond::require_root(req.action)?;
+        let row = respond::execute(&t, req.action, who, &req.reason, now_ms);
+        respond::outcome(self.record_response(&row)?)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        Ok(Store::responses(self, limit)?)
+    }
+
     fn status(&mut self) -> Result<StatusReport> {
         Ok(status_report(
             Store::profiles(self)?,
@@ -374,6 +393,19 @@ impl Source for SplitSource<'_> {
         force: bool,
     ) -> Result<String> {
         Ok(self.reader.profile_export(image, version, format, force)?)
+    }
+
+    /// The container is frozen without the store's lock (it may take seconds); only the
+    /// audit row is written behind it.
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow> {
+        let t = respond::target(self, req)?;
+        respond::require_root(req.action)?;
+        let row = respond::execute(&t, req.action, who, &req.reason, now_ms);
+        respond::outcome(self.write(|s| Ok(s.record_response(&row)?))?)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        Ok(self.reader.responses(limit)?)
     }
 
     fn status(&mut self) -> Result<StatusReport> {

@@ -183,6 +183,7 @@ pub(crate) mod tests {
         let open = |p: &str, a| EventKind::Open {
             path: p.into(),
             access: a,
+            errno: 0,
         };
         vec![
             event(&web, &["web", "--port=8080"], EventKind::Exec),

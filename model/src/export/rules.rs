@@ -361,6 +361,7 @@ mod tests {
         let open = |p: &str| EventKind::Open {
             path: p.into(),
             access: Access::READ,
+            errno: 0,
         };
         // the same behaviour with other volatile parts
         assert!(fired(&rules, &event(&web, &[], open("/proc/77/status"))).is_empty());

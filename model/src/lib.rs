@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod drift;
 pub mod event;
 pub mod fold;
+pub mod learning;
 pub mod profile;
 pub mod rule;
 pub mod scrub;
@@ -16,6 +17,6 @@ pub mod suppression;
 pub mod tree;
 
 pub use event::{Access, ContainerRef, Event, EventKind, NetClass, ProcessInfo};
-pub use profile::{LifecycleSettings, Profile, ProfileStatus};
+pub use profile::{LifecycleAction, LifecycleSettings, Profile, ProfileStatus};
 pub use snapshot::Snapshot;
 pub use tree::{ActivityTree, NodeKey, NodeKind};

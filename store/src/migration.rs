@@ -175,10 +175,62 @@ CREATE TABLE capture_stats (
         // namespace, a pod, any runtime label); '' = every container of the image.
         "ALTER TABLE suppressions ADD COLUMN scope_tag VARCHAR DEFAULT '';",
     ),
+    (
+        7,
+        // Learning progress and manual lifecycle decisions.
+        // - `snapshots.ingest_seq`: the order snapshots were stored in; learning progress
+        //   counts new nodes in that order. Rows stored before keep the order of their rows,
+        //   numbered -N..-1 so that they sort before every later one whatever the sequence
+        //   gave them while the column was added.
+        // - `lifecycle_changes`: a person promoted a profile to Stable or reset it to
+        //   Learning: who, when, why, the profile's state before (what an undo restores).
+        // - `lifecycle_archive`: the nodes a profile had learned when it was reset (the
+        //   archived generation, evidence; an undo adds them back). `snapshots.reset_id`
+        //   names the reset whose archived generation a snapshot belongs to (NULL: the
+        //   current one).
+        // - `decisions.profile`: the `image:version` a lifecycle decision was about.
+        "CREATE SEQUENCE snapshot_seq START 1;
+         CREATE SEQUENCE lifecycle_change_ids START 1;
+         ALTER TABLE snapshots ADD COLUMN ingest_seq BIGINT DEFAULT nextval('snapshot_seq');
+         UPDATE snapshots SET ingest_seq = o.n
+           FROM (SELECT snapshot_id AS id,
+                        row_number() OVER (ORDER BY rowid) - count(*) OVER () - 1 AS n
+                 FROM snapshots) o
+          WHERE snapshots.snapshot_id = o.id;
+         ALTER TABLE snapshots ADD COLUMN reset_id BIGINT;
+         CREATE TABLE lifecycle_changes (
+             change_id              BIGINT PRIMARY KEY DEFAULT nextval('lifecycle_change_ids'),
+             profile_id             INTEGER NOT NULL,
+             action                 VARCHAR NOT NULL,
+             ts_ms                  BIGINT NOT NULL,
+             who                    VARCHAR NOT NULL,
+             reason                 VARCHAR NOT NULL,
+             prev_status            VARCHAR NOT NULL,
+             prev_snapshot_count    INTEGER NOT NULL,
+             prev_first_snapshot_ms BIGINT,
+             prev_last_updated_ms   BIGINT,
+             prev_stable_since_ms   BIGINT,
+             undone_ms              BIGINT,
+             undone_by              VARCHAR,
+             undo_reason            VARCHAR
+         );
+         CREATE TABLE lifecycle_archive (
+             change_id  BIGINT NOT NULL,
+             node_key   VARCHAR NOT NULL,
+             parent_key VARCHAR,
+             kind       VARCHAR NOT NULL,
+             label      VARCHAR NOT NULL,
+             depth      INTEGER NOT NULL,
+             snapshots  INTEGER NOT NULL,
+             access     INTEGER NOT NULL,
+             args_json  VARCHAR NOT NULL
+         );
+         ALTER TABLE decisions ADD COLUMN profile VARCHAR;",
+    ),
 ];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 7;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(

@@ -97,7 +97,9 @@ impl LifecycleAction {
 pub enum LifecycleRefused {
     #[error("profile {0} is already Stable")]
     AlreadyStable(String),
-    #[error("profile {0} is Learning and has learned nothing since it was reset: nothing to reset")]
+    #[error(
+        "profile {0} is Learning and has learned nothing since it was reset: nothing to reset"
+    )]
     NothingToReset(String),
 }
 
@@ -528,7 +530,8 @@ mod tests {
     #[test]
     fn promote_makes_stable_now_and_refuses_twice() {
         let mut p = Profile::new("web", "1");
-        p.merge(&snapshot(0, 0, &[(0, 0)]), &never_stable()).unwrap();
+        p.merge(&snapshot(0, 0, &[(0, 0)]), &never_stable())
+            .unwrap();
         p.promote().unwrap();
         assert_eq!(p.status, ProfileStatus::Stable);
         assert_eq!(

@@ -189,16 +189,13 @@ CREATE TABLE capture_stats (
         //   names the reset whose archived generation a snapshot belongs to (NULL: the
         //   current one).
         // - `decisions.profile`: the `image:version` a lifecycle decision was about.
-        "CREATE SEQUENCE snapshot_seq START 1;
-         CREATE SEQUENCE lifecycle_change_ids START 1;
-         ALTER TABLE snapshots ADD COLUMN ingest_seq BIGINT DEFAULT nextval('snapshot_seq');
-         UPDATE snapshots SET ingest_seq = o.n
-           FROM (SELECT snapshot_id AS id,
-                        row_number() OVER (ORDER BY rowid) - count(*) OVER () - 1 AS n
-                 FROM snapshots) o
-          WHERE snapshots.snapshot_id = o.id;
-         ALTER TABLE snapshots ADD COLUMN reset_id BIGINT;
-         CREATE TABLE lifecycle_changes (
+        // Written to be run again (IF NOT EXISTS): its row order fix-up (FOLLOW_UPS) runs in
+        // a transaction of its own, and the version is recorded only with it.
+        "CREATE SEQUENCE IF NOT EXISTS snapshot_seq START 1;
+         CREATE SEQUENCE IF NOT EXISTS lifecycle_change_ids START 1;
+         ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS ingest_seq BIGINT DEFAULT nextval('snapshot_seq');
+         ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS reset_id BIGINT;
+         CREATE TABLE IF NOT EXISTS lifecycle_changes (
              change_id              BIGINT PRIMARY KEY DEFAULT nextval('lifecycle_change_ids'),
              profile_id             INTEGER NOT NULL,
              action                 VARCHAR NOT NULL,
@@ -214,7 +211,7 @@ CREATE TABLE capture_stats (
              undone_by              VARCHAR,
              undo_reason            VARCHAR
          );
-         CREATE TABLE lifecycle_archive (
+         CREATE TABLE IF NOT EXISTS lifecycle_archive (
              change_id  BIGINT NOT NULL,
              node_key   VARCHAR NOT NULL,
              parent_key VARCHAR,
@@ -225,9 +222,25 @@ CREATE TABLE capture_stats (
              access     INTEGER NOT NULL,
              args_json  VARCHAR NOT NULL
          );
-         ALTER TABLE decisions ADD COLUMN profile VARCHAR;",
+         ALTER TABLE decisions ADD COLUMN IF NOT EXISTS profile VARCHAR;",
     ),
 ];
+
+/// (version, SQL) to run after a migration's own transaction, once that is checkpointed, in
+/// a transaction of its own that also records the version: DuckDB refuses to update a
+/// table in the transaction that altered it. The migration must then be safe to run again
+/// (a crash between the two leaves it applied but unrecorded).
+const FOLLOW_UPS: &[(i64, &str)] = &[(
+    7,
+    // Snapshots stored before migration 7 (all of them, when it runs): the order of their rows (the column's default
+    // numbered them in parallel, nearly but not exactly in that order), as -N..-1 so that
+    // they sort before every later snapshot whatever the sequence gave them.
+    "UPDATE snapshots SET ingest_seq = o.n
+       FROM (SELECT snapshot_id AS id,
+                    row_number() OVER (ORDER BY rowid) - count(*) OVER () - 1 AS n
+             FROM snapshots) o
+      WHERE snapshots.snapshot_id = o.id;",
+)];
 
 /// Latest schema version this build knows.
 pub const LATEST: i64 = 7;
@@ -253,13 +266,26 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
     }
     conn.execute_batch("CHECKPOINT")?;
     for (version, sql) in pending {
+        let follow_up = FOLLOW_UPS.iter().find(|(v, _)| v == version).map(|f| f.1);
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO schema_migrations VALUES (?, ?)",
-            duckdb::params![version, crate::now_ms()],
-        )?;
+        if follow_up.is_none() {
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)",
+                duckdb::params![version, crate::now_ms()],
+            )?;
+        }
         tx.commit()?;
+        if let Some(f) = follow_up {
+            conn.execute_batch("CHECKPOINT")?;
+            let tx = conn.transaction()?;
+            tx.execute_batch(f)?;
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)",
+                duckdb::params![version, crate::now_ms()],
+            )?;
+            tx.commit()?;
+        }
         tracing::info!(version, "applied migration");
     }
     conn.execute_batch("CHECKPOINT")?;

@@ -9,8 +9,8 @@
 use crate::learning::LearningProgress;
 use crate::lifecycle::LifecycleChange;
 use crate::query::{NodeRow, ProfileSummary, SnapshotSummary};
-use crate::snapshot::SnapshotDetail;
 use crate::signal::{SignalFilter, SignalRow};
+use crate::snapshot::SnapshotDetail;
 use crate::suppression::SuppressionRow;
 use crate::{Result, Store, StoreSettings};
 use duckdb::Connection;

@@ -32,7 +32,8 @@ pub struct SnapshotDetail {
     pub first_seen_here: Vec<String>,
 }
 
-const SUMMARY_COLUMNS: &str = "s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count,
+const SUMMARY_COLUMNS: &str =
+    "s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count,
      s.tags_json, s.image_digest, s.reset_id";
 
 /// A [`SnapshotSummary`] from [`SUMMARY_COLUMNS`] at column 0.
@@ -64,7 +65,16 @@ impl Reads<'_> {
                     s.tree_json, s.ingest_seq
              FROM snapshots s JOIN profiles p USING (profile_id) WHERE s.snapshot_id = ?"
         );
-        type Row = (SnapshotSummary, i64, String, String, String, i64, String, i64);
+        type Row = (
+            SnapshotSummary,
+            i64,
+            String,
+            String,
+            String,
+            i64,
+            String,
+            i64,
+        );
         let row: Option<Row> = self
             .conn
             .prepare(&sql)?
@@ -163,7 +173,9 @@ impl Reads<'_> {
         let (container, first, last): (String, i64, i64) = self
             .conn
             .prepare("SELECT container_id, ts_ms, last_ts_ms FROM signals WHERE signal_id = ?")?
-            .query_row(params![signal_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(params![signal_id], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("no signal with id {signal_id}")))?;
         let sql = format!(

@@ -4,7 +4,9 @@ pub mod drift;
 mod help;
 mod images;
 mod profile;
+mod prompt;
 mod signals;
+mod snapshot;
 mod suppressions;
 pub mod text;
 
@@ -47,6 +49,7 @@ pub fn list_rows_area(app: &App, size: Rect) -> Rect {
         Screen::Signals => signals::list_rows(body),
         Screen::Suppressions => suppressions::list_rows(body),
         Screen::Profile => profile::list_rows(body),
+        Screen::Snapshot => snapshot::list_rows(body),
     }
 }
 
@@ -146,11 +149,15 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Profile => profile::draw(f, app, a.body),
         Screen::Signals => signals::draw(f, app, a.body),
         Screen::Suppressions => suppressions::draw(f, app, a.body),
+        Screen::Snapshot => snapshot::draw(f, app, a.body),
     }
     draw_footer(f, app, a.footer);
     draw_status(f, app, a.status);
     if app.help {
         help::draw(f, app, a.body);
+    }
+    if let Some(p) = &app.prompt {
+        prompt::draw(f, p, a.body);
     }
 }
 
@@ -172,8 +179,9 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
         Style::default().fg(Color::Black).bg(Color::Cyan),
     )];
     for (screen, label) in tabs {
-        let on =
-            app.screen == screen || (screen == Screen::Images && app.screen == Screen::Profile);
+        let on = app.screen == screen
+            || (screen == Screen::Images
+                && matches!(app.screen, Screen::Profile | Screen::Snapshot));
         let style = if on {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         } else {
@@ -186,6 +194,16 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw("  > "));
         spans.push(Span::styled(
             format!("{}:{}", pv.summary.image, pv.summary.version),
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let (Screen::Snapshot, Some(sv)) = (app.screen, &app.snapshot) {
+        spans.push(Span::raw("  > "));
+        spans.push(Span::styled(
+            format!(
+                "{}:{} > snapshot {}",
+                sv.detail.image, sv.detail.version, sv.detail.snapshot.id
+            ),
             Style::default().add_modifier(Modifier::BOLD),
         ));
     }
@@ -228,8 +246,18 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             parts.push(hint(A::Accept, "accept"));
             parts.push(hint(A::Reject, "reject"));
             parts.push(hint(A::ViewProfile, "profile"));
+            parts.push(hint(A::ViewSnapshot, "snapshot"));
         }
         if app.screen == Screen::Suppressions {
+            parts.push(hint(A::Undo, "undo"));
+        }
+        if app.screen == Screen::Profile {
+            parts.push(hint(A::FocusNext, "panel"));
+            parts.push(hint(A::ViewSnapshot, "snapshot"));
+        }
+        if matches!(app.screen, Screen::Images | Screen::Profile) {
+            parts.push(hint(A::Promote, "promote"));
+            parts.push(hint(A::ResetLearning, "reset"));
             parts.push(hint(A::Undo, "undo"));
         }
         parts.push(hint(A::Quit, "quit"));

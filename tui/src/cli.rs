@@ -261,7 +261,7 @@ pub enum ProfileCommand {
         /// IMAGE:VERSION
         profile: String,
         /// Why (required; kept in the audit trail).
-        #[arg(long, required = true)]
+        #[arg(long, default_value = "")]
         reason: String,
     },
     /// Reset a profile to Learning: it learns again from its next snapshot; what it learned
@@ -270,7 +270,7 @@ pub enum ProfileCommand {
         /// IMAGE:VERSION
         profile: String,
         /// Why (required; kept in the audit trail).
-        #[arg(long, required = true)]
+        #[arg(long, default_value = "")]
         reason: String,
     },
     /// Undo the latest promote or reset of a profile.

@@ -63,7 +63,14 @@ impl LifecycleChange {
     }
 }
 
-/// The profile row a decision starts from.
+/// The newest change of a profile not undone yet, with the profile as it was before it.
+struct LatestChange {
+    id: i64,
+    action: String,
+    before: Current,
+}
+
+/// The profile row a decision starts from (or, in [`LatestChange`], the one it left).
 struct Current {
     id: i64,
     status: String,
@@ -222,7 +229,7 @@ impl Store {
         let name = format!("{image}:{version}");
         let tx = self.conn.transaction()?;
         let cur = current(&tx, image, version)?;
-        let latest: Option<(i64, String, String, i64, Option<i64>, Option<i64>, Option<i64>)> = tx
+        let latest: Option<LatestChange> = tx
             .prepare(
                 "SELECT change_id, action, prev_status, prev_snapshot_count, prev_first_snapshot_ms,
                         prev_last_updated_ms, prev_stable_since_ms
@@ -230,18 +237,33 @@ impl Store {
                  ORDER BY change_id DESC LIMIT 1",
             )?
             .query_row(params![cur.id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
+                Ok(LatestChange {
+                    id: r.get(0)?,
+                    action: r.get(1)?,
+                    before: Current {
+                        id: cur.id,
+                        status: r.get(2)?,
+                        count: r.get(3)?,
+                        first: r.get(4)?,
+                        last: r.get(5)?,
+                        stable_since: r.get(6)?,
+                    },
+                })
             })
             .optional()?;
-        let Some((id, action, prev_status, prev_count, prev_first, prev_last, prev_since)) = latest
+        let Some(LatestChange {
+            id,
+            action,
+            before:
+                Current {
+                    status: prev_status,
+                    count: prev_count,
+                    first: prev_first,
+                    last: prev_last,
+                    stable_since: prev_since,
+                    ..
+                },
+        }) = latest
         else {
             return Err(StoreError::Refused(format!(
                 "profile {name}: no promote or reset to undo"

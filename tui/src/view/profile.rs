@@ -510,7 +510,7 @@ fn draw_learning(f: &mut Frame, area: Rect, pv: &ProfileView) {
                 ]));
             }
             format!(
-                " Learning: new nodes, last {} of {} snapshots ",
+                " Learning: new nodes, last {} of {} ",
                 shown.len(),
                 p.merged_snapshots
             )

@@ -131,7 +131,7 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
         side,
         &sv.tree,
         d.profile_snapshots,
-        "Selected process (commonality in the profile)",
+        "Selected process",
         &m,
     );
 }

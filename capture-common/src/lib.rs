@@ -35,11 +35,12 @@ pub const KIND_SETUID: u16 = 34;
 pub const KIND_SETGID: u16 = 35;
 pub const KIND_CAPSET: u16 = 36;
 pub const KIND_MEMFD_CREATE: u16 = 37;
+pub const KIND_IO_URING: u16 = 38;
 /// Kind ids are below this bound (the counters map is indexed by kind).
 pub const KIND_LIMIT: u16 = 64;
 
 /// Every kind with its stable name (the names match `model::EventKind::name`).
-pub const KINDS: [(u16, &str); 20] = [
+pub const KINDS: [(u16, &str); 21] = [
     (KIND_EXEC, "exec"),
     (KIND_FORK, "fork"),
     (KIND_EXIT, "exit"),
@@ -60,6 +61,7 @@ pub const KINDS: [(u16, &str); 20] = [
     (KIND_SETGID, "setgid"),
     (KIND_CAPSET, "capset"),
     (KIND_MEMFD_CREATE, "memfd_create"),
+    (KIND_IO_URING, "io_uring_setup"),
 ];
 
 /// Stable name of a kind id.
@@ -71,6 +73,10 @@ pub fn kind_name(kind: u16) -> Option<&'static str> {
 pub const VARIANT_SET: u32 = 0;
 pub const VARIANT_SETRE: u32 = 1;
 pub const VARIANT_SETRES: u32 = 2;
+/// `Header::aux` of mount events: mount(2) (0), the new mount API's fsopen(2) and
+/// move_mount(2).
+pub const VARIANT_FSOPEN: u32 = 1;
+pub const VARIANT_MOVE_MOUNT: u32 = 2;
 
 // ---- sizes ----
 pub const PATH_LEN: usize = 256;
@@ -87,6 +93,9 @@ pub const FLAG_PATH_TRUNCATED: u16 = 1;
 pub const FLAG_ARGV_TRUNCATED: u16 = 1 << 1;
 /// The second path (rename target) was truncated.
 pub const FLAG_PATH2_TRUNCATED: u16 = 1 << 2;
+/// A DNS payload written to a TCP socket connected to port 53: it may start with the
+/// 2-byte message length of DNS over TCP (RFC 1035 4.2.2).
+pub const FLAG_DNS_TCP: u16 = 1 << 3;
 
 // ---- open flag bits as the kernel defines them (x86_64/arm64 generic values) ----
 pub const O_ACCMODE: u32 = 0o3;
@@ -181,8 +190,12 @@ pub struct FileEvent {
     pub gid: u32,
     /// Directory fd the path is relative to (`AT_FDCWD` = -100).
     pub dfd: i32,
-    /// Syscall return value (>= 0: these are only sent on success).
+    /// Syscall return value: >= 0 on success; -errno for the failed opens the kernel side
+    /// sends (permission errors, missing files under sensitive directories).
     pub ret: i32,
+    /// Bytes of `path` / `path2` the kernel copied, the NUL included (0: none).
+    pub path_len: u32,
+    pub path2_len: u32,
     pub path: [u8; PATH_LEN],
     /// Rename target.
     pub path2: [u8; PATH_LEN],
@@ -290,7 +303,7 @@ impl AsBytes for KernelEvent {}
 const _: () = assert!(core::mem::size_of::<Header>() == 40);
 const _: () = assert!(core::mem::size_of::<ExecEvent>() == 40 + 8 + PATH_LEN + ARGV_LEN);
 const _: () = assert!(core::mem::size_of::<ProcEvent>() == 48);
-const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 24 + 2 * PATH_LEN);
+const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 32 + 2 * PATH_LEN);
 const _: () = assert!(core::mem::size_of::<NetEvent>() == 64);
 const _: () = assert!(core::mem::size_of::<DnsEvent>() == 48 + DNS_LEN);
 const _: () = assert!(core::mem::size_of::<KernelEvent>() == 64 + PATH_LEN + SRC_LEN + FSTYPE_LEN);

@@ -83,6 +83,11 @@ pub fn file_kind(ev: &FileEvent) -> Option<EventKind> {
         KIND_OPEN => EventKind::Open {
             path,
             access: open_access(ev.flags),
+            errno: if ev.ret < 0 {
+                u16::try_from(-i64::from(ev.ret)).unwrap_or(u16::MAX)
+            } else {
+                0
+            },
         },
         KIND_UNLINK => EventKind::Unlink { path },
         KIND_RENAME => EventKind::Rename {
@@ -196,8 +201,29 @@ pub fn parse_dns_question(msg: &[u8]) -> Option<(String, String)> {
 
 pub fn dns_kind(ev: &DnsEvent) -> Option<EventKind> {
     let n = (ev.len as usize).min(DNS_LEN);
-    let (name, qtype) = parse_dns_question(&ev.data[..n])?;
+    let mut msg = &ev.data[..n];
+    if ev.hdr.flags & FLAG_DNS_TCP != 0 {
+        msg = strip_tcp_length(msg);
+    }
+    let (name, qtype) = parse_dns_question(msg)?;
     Some(EventKind::Dns { name, qtype })
+}
+
+/// DNS over TCP prefixes each message with its length (RFC 1035 4.2.2); a client may write
+/// the prefix with the message or on its own (then this write is the bare message). A copy
+/// of `DNS_LEN` bytes may be cut short of the length the prefix announces.
+fn strip_tcp_length(msg: &[u8]) -> &[u8] {
+    match msg {
+        [hi, lo, rest @ ..] => {
+            let want = usize::from(u16::from_be_bytes([*hi, *lo])) + 2;
+            if want == msg.len() || (msg.len() == DNS_LEN && want > DNS_LEN) {
+                rest
+            } else {
+                msg
+            }
+        }
+        _ => msg,
+    }
 }
 
 fn set_id(variant: u32, a0: u64, a1: u64) -> u32 {
@@ -228,9 +254,14 @@ pub fn kernel_kind(ev: &KernelEvent) -> Option<EventKind> {
             EventKind::ModuleLoad { name }
         }
         KIND_BPF => EventKind::Bpf { cmd: ev.a0 as u32 },
+        // fsopen(2) names only the filesystem type; move_mount(2) may give no paths (it
+        // moves a detached mount by fd): empty stays empty.
         KIND_MOUNT => EventKind::Mount {
             source: cstr(&ev.s2),
-            target: absolute(cstr(&ev.s1), ev.hdr.tgid, AT_FDCWD),
+            target: match cstr(&ev.s1) {
+                t if t.is_empty() && ev.hdr.aux != 0 => t,
+                t => absolute(t, ev.hdr.tgid, AT_FDCWD),
+            },
             fstype: cstr(&ev.s3),
         },
         KIND_SETUID => EventKind::Setuid {
@@ -241,6 +272,9 @@ pub fn kernel_kind(ev: &KernelEvent) -> Option<EventKind> {
         },
         KIND_CAPSET => EventKind::Capset,
         KIND_MEMFD_CREATE => EventKind::MemfdCreate { name: cstr(&ev.s1) },
+        KIND_IO_URING => EventKind::IoUringSetup {
+            entries: ev.a0 as u32,
+        },
         _ => return None,
     })
 }
@@ -280,6 +314,16 @@ mod tests {
         bad[12] = 0xc0;
         assert_eq!(parse_dns_question(&bad), None, "pointer in question");
         assert_eq!(parse_dns_question(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+        // DNS over TCP: the 2-byte length prefix, written with the message or before it
+        let q = query("evil.example", 16);
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        assert_eq!(strip_tcp_length(&framed), &q[..]);
+        assert_eq!(strip_tcp_length(&q), &q[..], "a bare message is kept whole");
+        assert_eq!(
+            parse_dns_question(strip_tcp_length(&framed)),
+            Some(("evil.example".into(), "TXT".into()))
+        );
     }
 
     #[test]
@@ -411,10 +455,12 @@ mod tests {
                 EventKind::Open {
                     path: rel("../work/a.txt"),
                     access: Access::READ,
+                    errno: 0,
                 },
                 EventKind::Open {
                     path: format!("{w}/a.txt"),
                     access: Access::READ,
+                    errno: 0,
                 },
             ),
             (

@@ -57,7 +57,9 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
         "sys_enter_fchmodat2",
         false,
     ),
+    ("sys_enter_fchmod", "syscalls", "sys_enter_fchmod", false),
     ("sys_enter_chown", "syscalls", "sys_enter_chown", false),
+    ("sys_enter_fchown", "syscalls", "sys_enter_fchown", false),
     ("sys_enter_lchown", "syscalls", "sys_enter_lchown", false),
     (
         "sys_enter_fchownat",
@@ -92,6 +94,19 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
     ),
     ("sys_enter_bpf", "syscalls", "sys_enter_bpf", false),
     ("sys_enter_mount", "syscalls", "sys_enter_mount", false),
+    ("sys_enter_fsopen", "syscalls", "sys_enter_fsopen", false),
+    (
+        "sys_enter_move_mount",
+        "syscalls",
+        "sys_enter_move_mount",
+        false,
+    ),
+    (
+        "sys_enter_io_uring_setup",
+        "syscalls",
+        "sys_enter_io_uring_setup",
+        false,
+    ),
     ("sys_enter_setuid", "syscalls", "sys_enter_setuid", false),
     (
         "sys_enter_setreuid",
@@ -141,8 +156,10 @@ const FILE_EXITS: &[&str] = &[
     "chmod",
     "fchmodat",
     "fchmodat2",
+    "fchmod",
     "chown",
     "lchown",
+    "fchown",
     "fchownat",
     "mkdir",
     "mkdirat",
@@ -240,11 +257,16 @@ fn rejected(program: &str, e: ProgramError) -> CaptureError {
     }
 }
 
+pub type FileExitLinkId = aya::programs::trace_point::TracePointLinkId;
+
 /// Which programs got attached (for stats and logs).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Attached {
     pub attached: Vec<String>,
     pub skipped: Vec<String>,
+    /// The links of the one `sys_exit_file` program (one per file syscall), so stopping
+    /// can detach them in parallel rather than one grace period after the other.
+    pub file_exit_links: Vec<FileExitLinkId>,
 }
 
 /// Load the object and attach everything; optional tracepoints missing on this kernel are
@@ -291,7 +313,8 @@ pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureEr
                 att.skipped.push(format!("syscalls/{name}"));
                 continue;
             }
-            p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            let link = p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            att.file_exit_links.push(link);
             att.attached.push(format!("syscalls/{name}"));
         }
     }

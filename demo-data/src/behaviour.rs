@@ -179,6 +179,7 @@ impl Activity {
             EventKind::Open {
                 path: path.to_string(),
                 access,
+                errno: 0,
             },
         )
     }

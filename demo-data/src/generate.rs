@@ -237,9 +237,14 @@ impl<'a> ContainerRun<'a> {
 fn fill_kind(kind: &EventKind, fill: &dyn Fn(&str) -> String) -> EventKind {
     use EventKind as K;
     match kind {
-        K::Open { path, access } => K::Open {
+        K::Open {
+            path,
+            access,
+            errno,
+        } => K::Open {
             path: fill(path),
             access: *access,
+            errno: *errno,
         },
         K::Unlink { path } => K::Unlink { path: fill(path) },
         K::Rename { from, to } => K::Rename {
@@ -271,6 +276,7 @@ fn fill_kind(kind: &EventKind, fill: &dyn Fn(&str) -> String) -> EventKind {
             port: *port,
         },
         K::MemfdCreate { name } => K::MemfdCreate { name: fill(name) },
+        K::IoUringSetup { entries } => K::IoUringSetup { entries: *entries },
         other => other.clone(),
     }
 }

@@ -103,8 +103,10 @@ impl Access {
     pub const CHOWN: Access = Access(1 << 7);
     pub const EXEC: Access = Access(1 << 8);
     pub const MKDIR: Access = Access(1 << 9);
+    /// The open was attempted and failed (the other bits are what was asked for).
+    pub const FAILED: Access = Access(1 << 10);
 
-    const NAMES: [(Access, &'static str); 10] = [
+    const NAMES: [(Access, &'static str); 11] = [
         (Access::READ, "read"),
         (Access::WRITE, "write"),
         (Access::CREATE, "create"),
@@ -115,6 +117,7 @@ impl Access {
         (Access::CHOWN, "chown"),
         (Access::EXEC, "exec"),
         (Access::MKDIR, "mkdir"),
+        (Access::FAILED, "failed"),
     ];
 
     pub fn union(self, other: Access) -> Access {
@@ -231,6 +234,11 @@ pub enum EventKind {
     Open {
         path: String,
         access: Access,
+        /// 0: the kernel opened the file. Otherwise the errno of a failed attempt (sent for
+        /// permission errors anywhere and for missing files under sensitive directories):
+        /// an attempt is evidence too, and rules match it (`open.retval`, `open.error`).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        errno: u16,
     },
     Unlink {
         path: String,
@@ -290,6 +298,11 @@ pub enum EventKind {
     MemfdCreate {
         name: String,
     },
+    /// io_uring_setup(2): a ring whose submissions (opens, connects, reads) bypass the
+    /// syscall tracepoints.
+    IoUringSetup {
+        entries: u32,
+    },
 }
 
 impl EventKind {
@@ -316,8 +329,28 @@ impl EventKind {
             EventKind::Setgid { .. } => "setgid",
             EventKind::Capset => "capset",
             EventKind::MemfdCreate { .. } => "memfd_create",
+            EventKind::IoUringSetup { .. } => "io_uring_setup",
         }
     }
+}
+
+fn is_zero(v: &u16) -> bool {
+    *v == 0
+}
+
+/// The symbolic name of an errno a failed open reports (`EACCES`), or its number.
+pub fn errno_name(errno: u16) -> String {
+    let name = match errno {
+        1 => "EPERM",
+        2 => "ENOENT",
+        13 => "EACCES",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        30 => "EROFS",
+        40 => "ELOOP",
+        _ => return format!("errno {errno}"),
+    };
+    name.to_string()
 }
 
 /// One event of one workload.
@@ -338,7 +371,16 @@ impl Event {
             EventKind::Exec => format!("exec {}", self.process.exec_path),
             EventKind::Fork { child_pid } => format!("fork -> {child_pid}"),
             EventKind::Exit { code } => format!("exit {code}"),
-            EventKind::Open { path, access } => format!("open {path} ({access})"),
+            EventKind::Open {
+                path,
+                access,
+                errno: 0,
+            } => format!("open {path} ({access})"),
+            EventKind::Open {
+                path,
+                access,
+                errno,
+            } => format!("open {path} ({access}) failed: {}", errno_name(*errno)),
             EventKind::Unlink { path } => format!("unlink {path}"),
             EventKind::Rename { from, to } => format!("rename {from} -> {to}"),
             EventKind::Chmod { path, mode } => format!("chmod {path} {mode:o}"),
@@ -366,6 +408,7 @@ impl Event {
             EventKind::Setgid { gid } => format!("setgid {gid}"),
             EventKind::Capset => "capset".to_string(),
             EventKind::MemfdCreate { name } => format!("memfd_create {name}"),
+            EventKind::IoUringSetup { entries } => format!("io_uring_setup {entries} entries"),
         }
     }
 }
@@ -417,6 +460,7 @@ mod tests {
             kind: EventKind::Open {
                 path: "/etc/shadow".into(),
                 access: Access::READ,
+                errno: 0,
             },
         };
         let j = serde_json::to_string(&e).unwrap();

@@ -127,6 +127,7 @@ mod tests {
             t.record(&ev(EventKind::Open {
                 path: f.to_string(),
                 access: Access::READ,
+                errno: 0,
             }));
         }
         if let Some(d) = dns {

@@ -379,6 +379,7 @@ mod tests {
                 kind: EventKind::Open {
                     path: FILES[f % 4].into(),
                     access: Access::READ,
+                    errno: 0,
                 },
             });
         }

@@ -256,6 +256,7 @@ mod tests {
                     EventKind::Open {
                         path: "/etc/passwd".into(),
                         access: Access::READ,
+                        errno: 0,
                     },
                 ));
             }
@@ -284,6 +285,7 @@ mod tests {
             EventKind::Open {
                 path: "/proc/77/environ".into(),
                 access: Access::READ,
+                errno: 0,
             },
         );
         assert_eq!(

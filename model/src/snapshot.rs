@@ -135,6 +135,7 @@ mod tests {
             kind: EventKind::Open {
                 path: "/etc/nginx/nginx.conf".into(),
                 access: Access::READ,
+                errno: 0,
             },
         });
         Snapshot {

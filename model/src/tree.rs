@@ -293,7 +293,18 @@ impl ActivityTree {
         }
         match &ev.kind {
             EventKind::Exec | EventKind::Fork { .. } | EventKind::Exit { .. } => {}
-            EventKind::Open { path, access } => node.add_file(&fold_path(path), *access),
+            EventKind::Open {
+                path,
+                access,
+                errno,
+            } => {
+                let access = if *errno == 0 {
+                    *access
+                } else {
+                    access.union(Access::FAILED)
+                };
+                node.add_file(&fold_path(path), access)
+            }
             EventKind::Unlink { path } => node.add_file(&fold_path(path), Access::UNLINK),
             EventKind::Rename { from, to } => {
                 node.add_file(&fold_path(from), Access::RENAME);
@@ -345,6 +356,10 @@ impl ActivityTree {
             EventKind::MemfdCreate { name } => node.add_kernel(KernelNode {
                 op: "memfd_create".into(),
                 detail: fold_path(name),
+            }),
+            EventKind::IoUringSetup { .. } => node.add_kernel(KernelNode {
+                op: "io_uring_setup".into(),
+                detail: String::new(),
             }),
         }
     }
@@ -471,6 +486,7 @@ mod tests {
             EventKind::Open {
                 path: "/proc/42/status".into(),
                 access: Access::READ,
+                errno: 0,
             },
         ));
         t.record(&ev(
@@ -478,6 +494,7 @@ mod tests {
             EventKind::Open {
                 path: "/proc/43/status".into(),
                 access: Access::WRITE,
+                errno: 0,
             },
         ));
         t.record(&ev(
@@ -532,6 +549,7 @@ mod tests {
             EventKind::Open {
                 path: "/etc/hosts".into(),
                 access: Access::READ,
+                errno: 0,
             },
         ));
         let j = serde_json::to_string(&t).unwrap();

@@ -224,6 +224,28 @@ CREATE TABLE capture_stats (
          );
          ALTER TABLE decisions ADD COLUMN IF NOT EXISTS profile VARCHAR;",
     ),
+    (
+        8,
+        // Responses: a container frozen or thawed from a signal, who did it, through what
+        // (the cgroup v2 directory, or the runtime's pause), and how it went. An
+        // append-only audit table: a failed attempt is recorded with its error.
+        "CREATE SEQUENCE response_ids START 1;
+         CREATE TABLE responses (
+            response_id  BIGINT PRIMARY KEY DEFAULT nextval('response_ids'),
+            at_ms        BIGINT NOT NULL,
+            who          VARCHAR NOT NULL,
+            action       VARCHAR NOT NULL,
+            container_id VARCHAR NOT NULL,
+            image        VARCHAR NOT NULL,
+            version      VARCHAR NOT NULL,
+            signal_id    BIGINT,
+            cgroup_path  VARCHAR NOT NULL,
+            method       VARCHAR NOT NULL,
+            outcome      VARCHAR NOT NULL,
+            error        VARCHAR NOT NULL,
+            reason       VARCHAR NOT NULL
+         );",
+    ),
 ];
 
 /// (version, SQL) to run after a migration's own transaction, once that is checkpointed, in
@@ -232,9 +254,10 @@ CREATE TABLE capture_stats (
 /// (a crash between the two leaves it applied but unrecorded).
 const FOLLOW_UPS: &[(i64, &str)] = &[(
     7,
-    // Snapshots stored before migration 7 (all of them, when it runs): the order of their rows (the column's default
-    // numbered them in parallel, nearly but not exactly in that order), as -N..-1 so that
-    // they sort before every later snapshot whatever the sequence gave them.
+    // Snapshots stored before migration 7 (all of them, when it runs): the order of their
+    // rows (the column's default numbered them in parallel, nearly but not exactly in that
+    // order), as -N..-1 so that they sort before every later snapshot whatever the
+    // sequence gave them.
     "UPDATE snapshots SET ingest_seq = o.n
        FROM (SELECT snapshot_id AS id,
                     row_number() OVER (ORDER BY rowid) - count(*) OVER () - 1 AS n
@@ -243,7 +266,7 @@ const FOLLOW_UPS: &[(i64, &str)] = &[(
 )];
 
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 7;
+pub const LATEST: i64 = 8;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
@@ -260,7 +283,19 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             known: LATEST,
         });
     }
-    let pending: Vec<_> = MIGRATIONS.iter().filter(|(v, _)| *v > current).collect();
+    // Every migration not recorded yet, in order: not only those above the newest applied
+    // one, since migrations developed apart land in any order (a store made by a build
+    // with 8 but not 7 gets 7 when it meets a build that has it). Each touches its own
+    // tables and columns.
+    let applied: std::collections::HashSet<i64> = {
+        let mut stmt = conn.prepare("SELECT version FROM schema_migrations")?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let pending: Vec<_> = MIGRATIONS
+        .iter()
+        .filter(|(v, _)| !applied.contains(v))
+        .collect();
     if pending.is_empty() {
         return Ok(());
     }

@@ -9,6 +9,7 @@
 use crate::learning::LearningProgress;
 use crate::lifecycle::LifecycleChange;
 use crate::query::{NodeRow, ProfileSummary, SnapshotSummary};
+use crate::response::ResponseRow;
 use crate::signal::{SignalFilter, SignalRow};
 use crate::snapshot::SnapshotDetail;
 use crate::suppression::SuppressionRow;
@@ -149,4 +150,6 @@ read_methods! {
     fn learning_progress(&self, image: &str, version: &str, last: usize) -> Result<LearningProgress>;
     /// Lifecycle decisions (promote, reset), newest first: of one profile or of all.
     fn lifecycle_changes(&self, profile: Option<(&str, &str)>) -> Result<Vec<LifecycleChange>>;
+    /// The newest `limit` responses (freeze, thaw), newest first.
+    fn responses(&self, limit: usize) -> Result<Vec<ResponseRow>>;
 }

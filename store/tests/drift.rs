@@ -41,6 +41,7 @@ fn open(path: &str, access: Access) -> EventKind {
     EventKind::Open {
         path: path.into(),
         access,
+        errno: 0,
     }
 }
 

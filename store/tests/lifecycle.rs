@@ -43,6 +43,7 @@ fn open(path: &str) -> EventKind {
     EventKind::Open {
         path: path.into(),
         access: Access::READ,
+        errno: 0,
     }
 }
 
@@ -540,7 +541,7 @@ fn a_snapshot_drills_down_to_its_own_tree_and_a_signal_to_its_window() {
 }
 
 #[test]
-fn migration_7_keeps_the_order_of_snapshots_stored_before_it() {
+fn migration_7_keeps_the_order_of_snapshots_stored_before_it_and_fills_a_gap() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("old.duckdb");
     {
@@ -551,7 +552,8 @@ fn migration_7_keeps_the_order_of_snapshots_stored_before_it() {
                 .unwrap();
         }
     }
-    // make it a version-6 file, as the wsprof before lifecycle decisions left it
+    // make it a file without migration 7, as a wsprof without lifecycle decisions left it
+    // (one with migration 8 but not 7 too: 7 is applied when missing, not only when newer)
     {
         let c = duckdb::Connection::open(&path).unwrap();
         c.execute_batch(
@@ -559,7 +561,7 @@ fn migration_7_keeps_the_order_of_snapshots_stored_before_it() {
              DROP TABLE lifecycle_changes; DROP TABLE lifecycle_archive;
              ALTER TABLE decisions DROP COLUMN profile;
              DROP SEQUENCE snapshot_seq; DROP SEQUENCE lifecycle_change_ids;
-             DELETE FROM schema_migrations WHERE version >= 7; CHECKPOINT;",
+             DELETE FROM schema_migrations WHERE version = 7; CHECKPOINT;",
         )
         .unwrap();
     }
@@ -593,5 +595,5 @@ fn migration_7_keeps_the_order_of_snapshots_stored_before_it() {
     assert_eq!(p.steps.len(), 4);
     assert_eq!(p.steps[3].snapshot_id, "snap-03");
     assert_eq!(s.lifecycle_changes(None).unwrap().len(), 1);
-    assert_eq!(s.counts().unwrap().schema_version, 7);
+    assert_eq!(s.counts().unwrap().schema_version, 8);
 }

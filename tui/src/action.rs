@@ -52,6 +52,10 @@ actions! {
     FilterImage => "filter_image",
     FilterRule => "filter_rule",
     ClearFilters => "clear_filters",
+    Responses => "responses",
+    Freeze => "freeze",
+    Thaw => "thaw",
+    Confirm => "confirm",
 }
 
 impl fmt::Display for Action {

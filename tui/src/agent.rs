@@ -8,6 +8,7 @@
 
 use crate::changes::{ChangeKind, ChangeLog};
 use crate::http::{self, Request};
+use crate::respond::RespondRequest;
 use crate::source::{LifecycleRequest, Source, SourceError, SuppressRequest};
 use serde::Serialize;
 use std::io::Write;
@@ -478,6 +479,33 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                 .min(10_000);
             to_json(with_store(ctx, |s| Ok(s.decisions(limit)?))?)
         }
+        ("GET", "/v1/responses") => {
+            let limit = req
+                .param("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(crate::respond::RESPONSES_SHOWN)
+                .min(10_000);
+            to_json(with_source(ctx, |s| s.responses(limit))?)
+        }
+        ("POST", "/v1/respond") => {
+            let body: RespondRequest = serde_json::from_slice(&req.body).map_err(|e| {
+                (
+                    400,
+                    format!(
+                        "body: {e} (expected {{\"action\": \"freeze\"|\"thaw\", \"signal_id\": N | \"container\": ID, \"reason\": TEXT}})"
+                    ),
+                )
+            })?;
+            let who = peer.who();
+            let out = with_source(ctx, |s| s.respond(&body, &who, store::now_ms()));
+            // a failed attempt on a container is recorded too
+            ctx.changes.publish(
+                ChangeKind::Responses,
+                serde_json::json!({"response": body.action.as_str(), "who": who,
+                    "signal": body.signal_id, "container": body.container}),
+            );
+            to_json(out?)
+        }
         (_, p) if p.starts_with("/v1/signals/") => {
             let Some((id, tail)) = id_in(p, "/v1/signals/") else {
                 return Err((404, format!("no such path {p}")));
@@ -541,7 +569,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
         (
             _,
             "/v1/version" | "/v1/status" | "/v1/profiles" | "/v1/profile" | "/v1/signals"
-            | "/v1/suppressions" | "/v1/decisions",
+            | "/v1/suppressions" | "/v1/decisions" | "/v1/responses" | "/v1/respond",
         ) => Err((405, format!("{m} not allowed on {p}"))),
         _ => Err((404, format!("no such path {p}"))),
     }

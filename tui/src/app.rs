@@ -4,6 +4,7 @@
 
 use crate::action::Action;
 use crate::keymap::Keymap;
+use crate::respond::{self, RespondRequest, Target};
 use crate::source::{LifecycleRequest, Source, SourceError, SuppressRequest};
 use crate::tree::ProfileTree;
 use fuzzy_matcher::skim::SkimMatcherV2;
@@ -11,8 +12,8 @@ use fuzzy_matcher::FuzzyMatcher;
 use model::LifecycleAction;
 use std::collections::{HashMap, HashSet};
 use store::{
-    LearningProgress, NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotDetail,
-    SnapshotSummary, SuppressionRow,
+    LearningProgress, NodeRow, ProfileSummary, ResponseAction, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, SuppressionRow,
 };
 
 /// Merged snapshots the profile screen's learning panel reads (it shows what fits).
@@ -24,6 +25,7 @@ pub enum Screen {
     Profile,
     Signals,
     Suppressions,
+    Responses,
     /// One snapshot's own tree (from the profile's snapshots, or a signal's window).
     Snapshot,
 }
@@ -35,6 +37,7 @@ impl Screen {
             Screen::Profile => "Profile",
             Screen::Signals => "Signals",
             Screen::Suppressions => "Suppressions",
+            Screen::Responses => "Responses",
             Screen::Snapshot => "Snapshot",
         }
     }
@@ -126,6 +129,7 @@ pub struct Reload {
     pub profiles: bool,
     pub signals: bool,
     pub suppressions: bool,
+    pub responses: bool,
 }
 
 impl Reload {
@@ -133,6 +137,7 @@ impl Reload {
         profiles: true,
         signals: true,
         suppressions: true,
+        responses: true,
     };
 
     /// What moved between two sets of change counters.
@@ -141,12 +146,23 @@ impl Reload {
             profiles: old.profiles != new.profiles,
             signals: old.signals != new.signals,
             suppressions: old.suppressions != new.suppressions,
+            responses: old.responses != new.responses,
         }
     }
 
     pub fn any(&self) -> bool {
-        self.profiles || self.signals || self.suppressions
+        self.profiles || self.signals || self.suppressions || self.responses
     }
+}
+
+/// A question the person must answer before anything happens (freeze or thaw a
+/// container): the dialog names the container and its image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub request: RespondRequest,
+    pub target: Target,
+    /// The signal's rule and severity, when it came from one.
+    pub signal: Option<(String, String)>,
 }
 
 /// Status-bar facts supplied by the binary (mode, clock, capture counters).
@@ -175,6 +191,12 @@ pub struct App {
     pub preview: Option<(i64, u32, u64)>,
     pub suppressions: Vec<SuppressionRow>,
     pub suppression_sel: usize,
+    /// The responses audit table, newest first.
+    pub responses: Vec<ResponseRow>,
+    pub response_sel: usize,
+    /// The open confirmation dialog, if any; keys other than confirm and back are ignored
+    /// while it is open.
+    pub confirm: Option<Confirm>,
     pub search: Search,
     pub help: bool,
     pub help_scroll: usize,
@@ -272,6 +294,20 @@ pub fn signal_text(s: &SignalRow) -> String {
     )
 }
 
+pub fn response_text(r: &ResponseRow) -> String {
+    format!(
+        "{} {} {}:{} {} {} {} {}",
+        r.action.as_str(),
+        r.container_id,
+        r.image,
+        r.version,
+        r.who,
+        r.outcome,
+        r.error,
+        r.reason
+    )
+}
+
 pub fn suppression_text(s: &SuppressionRow) -> String {
     format!(
         "{} {} {} {}",
@@ -299,6 +335,9 @@ impl App {
             preview: None,
             suppressions: Vec::new(),
             suppression_sel: 0,
+            responses: Vec::new(),
+            response_sel: 0,
+            confirm: None,
             search: Search::default(),
             help: false,
             help_scroll: 0,
@@ -325,6 +364,10 @@ impl App {
         let q = self.search_for(Screen::Suppressions);
         fuzzy_keep(&self.suppressions, q, suppression_text)
     }
+    pub fn visible_responses(&self) -> Vec<usize> {
+        let q = self.search_for(Screen::Responses);
+        fuzzy_keep(&self.responses, q, response_text)
+    }
     fn search_for(&self, screen: Screen) -> &str {
         if self.screen == screen {
             &self.search.query
@@ -348,6 +391,11 @@ impl App {
             .get(self.suppression_sel)
             .map(|&i| &self.suppressions[i])
     }
+    pub fn selected_response(&self) -> Option<&ResponseRow> {
+        self.visible_responses()
+            .get(self.response_sel)
+            .map(|&i| &self.responses[i])
+    }
 
     // ----- data -----
 
@@ -367,6 +415,7 @@ impl App {
             .map(|p| (p.image.clone(), p.version.clone()));
         let selected_signal = self.selected_signal().map(|s| s.id);
         let selected_sup = self.selected_suppression().map(|s| s.id);
+        let selected_response = self.selected_response().map(|r| r.id);
         if what.profiles {
             self.images = src.profiles()?;
         }
@@ -375,6 +424,9 @@ impl App {
         }
         if what.suppressions {
             self.suppressions = src.suppressions(true)?;
+        }
+        if what.responses {
+            self.responses = src.responses(respond::RESPONSES_SHOWN)?;
         }
         // keep the selections on the same items
         if let Some((img, ver)) = selected_image {
@@ -402,6 +454,15 @@ impl App {
                 .position(|&i| self.suppressions[i].id == id)
             {
                 self.suppression_sel = pos;
+            }
+        }
+        if let Some(id) = selected_response {
+            if let Some(pos) = self
+                .visible_responses()
+                .iter()
+                .position(|&i| self.responses[i].id == id)
+            {
+                self.response_sel = pos;
             }
         }
         self.clamp();
@@ -542,6 +603,9 @@ impl App {
         self.suppression_sel = self
             .suppression_sel
             .min(self.visible_suppressions().len().saturating_sub(1));
+        self.response_sel = self
+            .response_sel
+            .min(self.visible_responses().len().saturating_sub(1));
     }
 
     fn go(&mut self, screen: Screen) {
@@ -592,6 +656,7 @@ impl App {
         self.image_sel = 0;
         self.signal_sel = 0;
         self.suppression_sel = 0;
+        self.response_sel = 0;
         if self.screen == Screen::Profile {
             if let Some(pv) = &mut self.profile {
                 pv.tree.set_query(&self.search.query);
@@ -631,6 +696,10 @@ impl App {
                 let n = self.visible_suppressions().len();
                 step(&mut self.suppression_sel, n, delta)
             }
+            Screen::Responses => {
+                let n = self.visible_responses().len();
+                step(&mut self.response_sel, n, delta)
+            }
             Screen::Profile => {
                 if let Some(pv) = &mut self.profile {
                     match pv.focus {
@@ -666,6 +735,10 @@ impl App {
     /// person's decisions (accept, reject, undo) to it.
     pub fn apply(&mut self, action: Action, src: &mut dyn Source) {
         self.message.clear();
+        if self.confirm.is_some() {
+            self.answer(action, src);
+            return;
+        }
         if self.prompt.take().is_some() {
             // a key that is not the prompt's (the mouse, a test): the prompt is cancelled
             // and the key does nothing else
@@ -752,6 +825,11 @@ impl App {
             }
             Action::Signals => self.go(Screen::Signals),
             Action::Suppressions => self.go(Screen::Suppressions),
+            Action::Responses => self.go(Screen::Responses),
+            Action::Freeze => self.ask(ResponseAction::Freeze, src),
+            Action::Thaw => self.ask(ResponseAction::Thaw, src),
+            // nothing is asked: nothing to confirm
+            Action::Confirm => {}
             Action::ViewProfile => self.view_signal_profile(src),
             Action::ViewSnapshot => self.view_snapshot(src),
             Action::Promote => self.ask_lifecycle(LifecycleAction::Promote),
@@ -871,7 +949,7 @@ impl App {
                 }
             },
             Screen::Signals => self.view_signal_profile(src),
-            Screen::Suppressions => {}
+            Screen::Suppressions | Screen::Responses => {}
             Screen::Snapshot => {
                 if let Some(sv) = &mut self.snapshot {
                     sv.tree.toggle();
@@ -1155,6 +1233,109 @@ impl App {
         self.reload(src);
     }
 
+    /// Freeze or thaw: find the container meant (the selected signal's; on the responses
+    /// screen the selected row's) and ask first. Nothing happens until it is confirmed.
+    fn ask(&mut self, action: ResponseAction, src: &mut dyn Source) {
+        let (request, signal) = match self.screen {
+            Screen::Signals => {
+                let Some(s) = self.selected_signal() else {
+                    return;
+                };
+                (
+                    RespondRequest {
+                        action,
+                        signal_id: Some(s.id),
+                        container: None,
+                        reason: String::new(),
+                    },
+                    Some((s.rule_id.clone(), s.severity.clone())),
+                )
+            }
+            Screen::Responses if action == ResponseAction::Thaw => {
+                let Some(r) = self.selected_response() else {
+                    return;
+                };
+                (
+                    RespondRequest {
+                        action,
+                        signal_id: None,
+                        container: Some(r.container_id.clone()),
+                        reason: format!("thaw after response {}", r.id),
+                    },
+                    None,
+                )
+            }
+            _ => {
+                self.message = format!(
+                    "{} works on the signal queue{}",
+                    action.as_str(),
+                    if action == ResponseAction::Thaw {
+                        " and the responses screen"
+                    } else {
+                        ""
+                    }
+                );
+                return;
+            }
+        };
+        match respond::target(src, &request) {
+            Ok(target) => {
+                self.confirm = Some(Confirm {
+                    request,
+                    target,
+                    signal,
+                })
+            }
+            Err(e) => self.message = e.to_string(),
+        }
+    }
+
+    /// A key while the confirmation dialog is open: confirm runs it, back cancels, quit
+    /// quits; anything else leaves the question open.
+    fn answer(&mut self, action: Action, src: &mut dyn Source) {
+        match action {
+            Action::Confirm => {
+                let Some(c) = self.confirm.take() else {
+                    return;
+                };
+                let (user, now) = (self.user.clone(), self.now());
+                self.message = match src.respond(&c.request, &user, now) {
+                    Ok(r) => respond::done_text(&r),
+                    Err(e) => e.to_string(),
+                };
+                self.reload(src);
+            }
+            Action::Back => {
+                if let Some(c) = self.confirm.take() {
+                    self.message = format!(
+                        "{} cancelled: {} left as it was",
+                        c.request.action.as_str(),
+                        c.target.describe()
+                    );
+                }
+            }
+            Action::Quit => self.quit = true,
+            _ => {
+                self.message = format!(
+                    "answer first: {} {}, {} cancels",
+                    self.keymap
+                        .keys_for(Action::Confirm)
+                        .split(", ")
+                        .next()
+                        .unwrap_or(""),
+                    self.confirm
+                        .as_ref()
+                        .map_or("confirm", |c| c.request.action.as_str()),
+                    self.keymap
+                        .keys_for(Action::Back)
+                        .split(", ")
+                        .next()
+                        .unwrap_or("")
+                );
+            }
+        }
+    }
+
     /// Map a click at row `y` of the main list (0 = first data row) to a selection.
     pub fn click_row(&mut self, row: usize) {
         match self.screen {
@@ -1171,6 +1352,11 @@ impl App {
             Screen::Suppressions => {
                 if row < self.visible_suppressions().len() {
                     self.suppression_sel = row
+                }
+            }
+            Screen::Responses => {
+                if row < self.visible_responses().len() {
+                    self.response_sel = row
                 }
             }
             Screen::Profile => {

@@ -170,6 +170,18 @@ pub enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Respond to a signal: freeze its container (cgroup v2 freezer) or thaw it again.
+    /// Needs root, or goes through the agent; asks first unless --yes. Every attempt is
+    /// recorded in the responses table.
+    Respond {
+        #[command(subcommand)]
+        command: RespondCommand,
+    },
+    /// The responses audit table: containers frozen and thawed, who, when, how it went.
+    Responses {
+        #[arg(long)]
+        json: bool,
+    },
     /// Detection rules.
     Rules {
         #[command(subcommand)]
@@ -307,6 +319,36 @@ pub enum SignalCommand {
     /// and every novel node.
     Show {
         id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RespondCommand {
+    /// Freeze the container a signal came from: every process in it stops until thawed.
+    Freeze {
+        signal_id: i64,
+        /// Do not ask (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Why (recorded with the response).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Thaw a frozen container: by the signal it was frozen for, or by its container id
+    /// (at least 12 characters; one a response recorded).
+    Thaw {
+        #[arg(value_name = "SIGNAL_ID|CONTAINER")]
+        target: String,
+        /// Do not ask (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Why (recorded with the response).
+        #[arg(long, default_value = "")]
+        reason: String,
         #[arg(long)]
         json: bool,
     },

@@ -2,13 +2,14 @@
 //! path) or falling back to a store file, and a [`Source`] that asks the agent's API.
 
 use crate::http::{self, percent_encode, ClientError};
+use crate::respond::RespondRequest;
 use crate::source::{LifecycleRequest, Result, Source, SourceError, StatusReport, SuppressRequest};
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use store::{
-    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, SignalFilter, SignalRow,
-    SnapshotDetail, SnapshotSummary, SuppressionRow,
+    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, SuppressionRow,
 };
 
 /// The agent's socket when nothing else is said.
@@ -284,5 +285,14 @@ impl Source for AgentClient {
             &format!("/v1/profile/undo?{}", profile_query(image, version)),
             &serde_json::json!({ "reason": reason }),
         )
+    }
+
+    fn respond(&mut self, req: &RespondRequest, _who: &str, _now_ms: i64) -> Result<ResponseRow> {
+        let body = serde_json::to_value(req).unwrap_or_default();
+        self.post("/v1/respond", &body)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        self.get(&format!("/v1/responses?limit={limit}"))
     }
 }

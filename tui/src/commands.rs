@@ -742,6 +742,76 @@ pub fn status(src: &mut dyn Source, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `wsprof respond freeze|thaw`: name the container and image, ask (unless `yes`), then
+/// freeze or thaw it through the source (the agent, or this process as root).
+pub fn respond(
+    src: &mut dyn Source,
+    req: &crate::respond::RespondRequest,
+    yes: bool,
+    json: bool,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let t = crate::respond::target(src, req)?;
+    let verb = req.action.as_str();
+    let what = match t.signal_id {
+        Some(id) => format!("{} from signal {id}", t.describe()),
+        None => t.describe(),
+    };
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("{verb} {what}: needs a confirmation and stdin is not a terminal; add --yes");
+        }
+        eprint!("{verb} {what}? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            bail!("{verb} cancelled: {} left as it was", t.describe());
+        }
+    }
+    let r = src.respond(req, &crate::ui::current_user(), store::now_ms())?;
+    if json {
+        return print_json(&r);
+    }
+    println!("{}", crate::respond::done_text(&r));
+    if !r.cgroup_path.is_empty() {
+        println!("cgroup {}", r.cgroup_path);
+    }
+    Ok(())
+}
+
+/// `wsprof responses`: the audit table, newest first.
+pub fn responses(src: &mut dyn Source, json: bool) -> Result<()> {
+    let rows = src.responses(crate::respond::RESPONSES_SHOWN)?;
+    if json {
+        return print_json(&rows);
+    }
+    println!(
+        "{:>4} {:<16} {:<6} {:<12} {:<24} {:>6} {:<20} {:<7} DETAIL",
+        "ID", "TIME", "ACTION", "CONTAINER", "IMAGE", "SIGNAL", "WHO", "OUTCOME"
+    );
+    for r in rows {
+        let detail = if r.ok() {
+            format!("{} {}", r.method, r.cgroup_path)
+        } else {
+            r.error.clone()
+        };
+        println!(
+            "{:>4} {:<16} {:<6} {:<12} {:<24} {:>6} {:<20} {:<7} {}",
+            r.id,
+            time(r.at_ms),
+            r.action.as_str(),
+            crate::respond::short_id(&r.container_id),
+            format!("{}:{}", r.image, r.version),
+            r.signal_id.map(|i| i.to_string()).unwrap_or_default(),
+            r.who,
+            r.outcome,
+            detail.trim()
+        );
+    }
+    Ok(())
+}
+
 /// `wsprof decisions`: through the agent when one answers, else from the store file.
 pub fn decisions(target: crate::client::Target, json: bool, limit: usize) -> Result<()> {
     let rows = match target {

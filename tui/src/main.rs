@@ -7,8 +7,8 @@ use std::sync::Arc;
 use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
 use wsprof_tui::cli::{
-    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RulesCommand, SignalCommand,
-    SnapshotCommand, SnapshotsCommand, StoreCommand,
+    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RespondCommand, RulesCommand,
+    SignalCommand, SnapshotCommand, SnapshotsCommand, StoreCommand,
 };
 use wsprof_tui::client::{self, AgentClient, Target};
 use wsprof_tui::config::{Effective, Flags, Settings};
@@ -16,7 +16,7 @@ use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
 use wsprof_tui::keymap::{user_keymap_path, Keymap};
 use wsprof_tui::source::Source;
 use wsprof_tui::view::text::{parse_duration, time};
-use wsprof_tui::{agent, attach, commands, live, logging, terminal, ui};
+use wsprof_tui::{agent, attach, commands, live, logging, respond, terminal, ui};
 
 fn main() {
     ui::PROCESS_START.get_or_init(std::time::Instant::now);
@@ -180,6 +180,43 @@ fn run(cli: Cli) -> Result<()> {
         Command::Suppressions { json, all } => {
             commands::suppressions(&mut *source(&cli)?, *json, *all)
         }
+        Command::Respond { command } => {
+            let eff = settings(&cli, &Flags::default())?;
+            respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
+            let (req, yes, json) = match command {
+                RespondCommand::Freeze {
+                    signal_id,
+                    yes,
+                    reason,
+                    json,
+                } => (
+                    respond::RespondRequest {
+                        action: store::ResponseAction::Freeze,
+                        signal_id: Some(*signal_id),
+                        container: None,
+                        reason: reason.clone(),
+                    },
+                    *yes,
+                    *json,
+                ),
+                RespondCommand::Thaw {
+                    target,
+                    yes,
+                    reason,
+                    json,
+                } => (
+                    respond::RespondRequest::parse_target(
+                        store::ResponseAction::Thaw,
+                        target,
+                        reason,
+                    ),
+                    *yes,
+                    *json,
+                ),
+            };
+            commands::respond(&mut *source(&cli)?, &req, yes, json)
+        }
+        Command::Responses { json } => commands::responses(&mut *source(&cli)?, *json),
         Command::Decisions { json, limit } => {
             let eff = settings(&cli, &Flags::default())?;
             commands::decisions(target(&cli, &eff)?, *json, *limit)
@@ -301,6 +338,7 @@ fn target(cli: &Cli, eff: &Effective) -> Result<Target> {
 fn ui_attached(cli: &Cli, keymap: Option<&str>) -> Result<()> {
     let keymap = Keymap::load(keymap, user_keymap_path().as_deref())?;
     let eff = settings(cli, &Flags::default())?;
+    respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
     let mut app = App::new(keymap);
     match target(cli, &eff)? {
         Target::Agent(sock) => {
@@ -374,6 +412,7 @@ fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()
     let socket = eff.settings.agent.socket.clone();
     let socket_group = socket_group.unwrap_or(&eff.settings.agent.socket_group);
     let retention_days = eff.settings.store.retention_days;
+    respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
     // Capture first: "not root" or a rejected program is reported before the socket exists.
     let Capturing {
         engine,
@@ -569,6 +608,7 @@ fn live(
     headless: Option<Option<i64>>,
 ) -> Result<()> {
     let eff = settings(cli, &Flags::from_capture(args))?;
+    respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
     let keymap = match headless {
         Some(_) => Keymap::builtin(),
         None => Keymap::load(keymap, user_keymap_path().as_deref())?,

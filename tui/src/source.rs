@@ -4,12 +4,13 @@
 //! in the store implementation, which the agent also runs for its clients.
 
 use crate::http::ClientError;
+use crate::respond::{self, RespondRequest};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use store::decision::Decision;
 use store::{
-    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, SignalFilter, SignalRow,
-    SnapshotDetail, SnapshotSummary, Store, StoreError, StoreReader, SuppressionRow,
+    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, Store, StoreError, StoreReader, SuppressionRow,
 };
 
 /// Why a read or a decision failed; one line.
@@ -127,6 +128,13 @@ pub trait Source {
         who: &str,
         now_ms: i64,
     ) -> Result<LifecycleChange>;
+    /// Freeze or thaw the container of a signal (or of an earlier response), now, and
+    /// append the attempt to the responses audit table (see [`crate::respond`]). A failed
+    /// attempt is recorded, then returned as an error. The agent records its client's peer
+    /// credentials and its own clock instead of `who` and `now_ms`.
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow>;
+    /// The newest `limit` responses, newest first.
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>>;
 }
 
 impl Source for Store {
@@ -252,6 +260,17 @@ impl Source for Store {
             profile: None,
         })?;
         Ok(s)
+    }
+
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow> {
+        let t = respond::target(self, req)?;
+        respond::require_root(req.action)?;
+        let row = respond::execute(&t, req.action, who, &req.reason, now_ms);
+        respond::outcome(self.record_response(&row)?)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        Ok(Store::responses(self, limit)?)
     }
 
     fn status(&mut self) -> Result<StatusReport> {
@@ -400,6 +419,19 @@ impl Source for SplitSource<'_> {
 
     fn unsuppress(&mut self, id: i64, who: &str, now_ms: i64) -> Result<SuppressionRow> {
         self.write(|s| Source::unsuppress(s, id, who, now_ms))
+    }
+
+    /// The container is frozen without the store's lock (it may take seconds); only the
+    /// audit row is written behind it.
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow> {
+        let t = respond::target(self, req)?;
+        respond::require_root(req.action)?;
+        let row = respond::execute(&t, req.action, who, &req.reason, now_ms);
+        respond::outcome(self.write(|s| Ok(s.record_response(&row)?))?)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        Ok(self.reader.responses(limit)?)
     }
 
     fn status(&mut self) -> Result<StatusReport> {

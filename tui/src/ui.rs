@@ -167,6 +167,7 @@ fn current_sel(app: &App) -> usize {
         crate::app::Screen::Images => app.image_sel,
         crate::app::Screen::Signals => app.signal_sel,
         crate::app::Screen::Suppressions => app.suppression_sel,
+        crate::app::Screen::Responses => app.response_sel,
         crate::app::Screen::Profile => app.profile.as_ref().map_or(0, |p| p.tree.selected_row()),
         crate::app::Screen::Snapshot => app.snapshot.as_ref().map_or(0, |s| s.tree.selected_row()),
     }

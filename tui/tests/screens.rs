@@ -50,6 +50,7 @@ fn nginx_snapshot(i: usize) -> Snapshot {
     let open = |p: &str, a| EventKind::Open {
         path: p.into(),
         access: a,
+        errno: 0,
     };
     t.record(&ev(
         &c,
@@ -136,6 +137,7 @@ fn redis_snapshot(i: usize, version: &str) -> Snapshot {
         EventKind::Open {
             path: "/data/dump.rdb".into(),
             access: Access::WRITE.union(Access::CREATE),
+            errno: 0,
         },
         ts,
     ));
@@ -423,6 +425,7 @@ fn drift_signal_line_shows_its_size_and_the_panel_its_novel_tree() {
     let open = |p: &str, a| EventKind::Open {
         path: p.into(),
         access: a,
+        errno: 0,
     };
     let events = [
         ev(&c, &bash, &["bash"], EventKind::Exec, t),
@@ -556,6 +559,185 @@ fn tags_and_retagged_images_on_the_screens() {
         0,
         "no signal of namespace shop"
     );
+}
+
+fn response(
+    at: i64,
+    action: store::ResponseAction,
+    container: usize,
+    signal: Option<i64>,
+    error: &str,
+) -> store::ResponseRow {
+    let id = container_id(container);
+    store::ResponseRow {
+        id: 0,
+        at_ms: at,
+        who: "alice (uid 1000)".into(),
+        action,
+        container_id: id.clone(),
+        image: "nginx".into(),
+        version: "1.25.3".into(),
+        signal_id: signal,
+        cgroup_path: if error.is_empty() {
+            format!("/sys/fs/cgroup/machine.slice/libpod-{id}.scope")
+        } else {
+            String::new()
+        },
+        method: if error.is_empty() { "cgroup v2" } else { "" }.into(),
+        outcome: if error.is_empty() { "ok" } else { "error" }.into(),
+        error: error.into(),
+        reason: "shell in a web server".into(),
+    }
+}
+
+fn container_id(i: usize) -> String {
+    container(i, "nginx", "1.25.3").id
+}
+
+#[test]
+fn freeze_asks_first_naming_the_container_and_image() {
+    let mut h = Harness::new();
+    h.act(&[Action::Signals]);
+    let sel = h.app.selected_signal().unwrap().clone();
+    h.act(&[Action::Freeze]);
+    let c = h.app.confirm.as_ref().expect("a question, not a freeze");
+    assert_eq!(c.target.container_id, sel.container_id);
+    let s = h.screen();
+    assert!(
+        s.contains(&format!(
+            "Freeze container {} of image nginx:1.25.3?",
+            &sel.container_id[..12]
+        )) && s.contains(&sel.container_id)
+            && s.contains(&format!("#{} profile-anomaly (medium)", sel.id))
+            && s.contains("y  freeze")
+            && s.contains("<Esc>  cancel"),
+        "{s}"
+    );
+    insta::assert_snapshot!("freeze_dialog", s);
+    // other keys leave the question open; back cancels; nothing was done or recorded
+    h.act(&[Action::Down]);
+    assert!(h.app.confirm.is_some());
+    assert!(
+        h.app.message.starts_with("answer first"),
+        "{}",
+        h.app.message
+    );
+    assert_eq!(
+        h.app.selected_signal().unwrap().id,
+        sel.id,
+        "the key went nowhere"
+    );
+    h.act(&[Action::Back]);
+    assert!(h.app.confirm.is_none());
+    assert!(
+        h.app.message.contains("freeze cancelled"),
+        "{}",
+        h.app.message
+    );
+    assert_eq!(h.app.screen, Screen::Signals);
+    assert!(h.store.responses(10).unwrap().is_empty());
+    // confirm with nothing asked does nothing
+    h.act(&[Action::Confirm]);
+    assert!(h.store.responses(10).unwrap().is_empty());
+}
+
+#[test]
+fn a_host_process_signal_cannot_be_frozen() {
+    let mut store = fixture();
+    let host = ContainerRef {
+        id: "host:/system.slice/cron.service".into(),
+        image: "cron.service".into(),
+        version: "9f3a".into(),
+        ..Default::default()
+    };
+    let e = ev(
+        &host,
+        &["/usr/sbin/cron", "/bin/sh"],
+        &["sh"],
+        EventKind::Exec,
+        T0 + 59_000_000,
+    );
+    store
+        .add_signal(
+            &NewSignal::from_event(
+                &e,
+                SignalKind::Rule,
+                "shell-from-cron",
+                "low",
+                "",
+                "a shell".into(),
+            ),
+            T0,
+        )
+        .unwrap();
+    let mut h = Harness::on(store);
+    h.act(&[Action::Signals]);
+    assert_eq!(h.app.selected_signal().unwrap().image, "cron.service");
+    h.act(&[Action::Freeze]);
+    assert!(h.app.confirm.is_none());
+    assert!(
+        h.app
+            .message
+            .contains("is from a host process (cron.service)"),
+        "{}",
+        h.app.message
+    );
+}
+
+#[test]
+fn responses_screen_lists_the_audit_table_and_thaw_asks_first() {
+    use store::ResponseAction::{Freeze, Thaw};
+    let store = fixture();
+    store
+        .record_response(&response(T0 + 100_000, Freeze, 1, Some(3), ""))
+        .unwrap();
+    store
+        .record_response(&response(T0 + 200_000, Thaw, 1, Some(3), ""))
+        .unwrap();
+    store
+        .record_response(&response(
+            T0 + 300_000,
+            Freeze,
+            2,
+            Some(2),
+            "container 000000000abe: not running here: no cgroup under /sys/fs/cgroup/unified names it",
+        ))
+        .unwrap();
+    let mut h = Harness::on(store);
+    h.act(&[Action::Responses]);
+    assert_eq!(h.app.screen, Screen::Responses);
+    let s = h.screen();
+    assert!(
+        s.contains("4 Responses (3)")
+            && s.contains("Responses (3 in all, 1 failed)")
+            && s.contains("alice (uid 1000)")
+            && s.contains("not running here"),
+        "{s}"
+    );
+    insta::assert_snapshot!("responses", s);
+    // newest first: the failed freeze; thaw its container (named by the row) asks first
+    assert_eq!(h.app.selected_response().unwrap().id, 3);
+    h.act(&[Action::Down, Action::Thaw]);
+    let c = h.app.confirm.as_ref().expect("a question");
+    assert_eq!(c.target.container_id, container_id(1));
+    let s = h.screen();
+    assert!(
+        s.contains(&format!(
+            "Thaw container {} of image nginx:1.25.3?",
+            &container_id(1)[..12]
+        )),
+        "{s}"
+    );
+    h.act(&[Action::Back]);
+    assert!(h.app.confirm.is_none());
+    // search finds rows by who, outcome or error
+    h.act(&[Action::Search]);
+    for ch in "error".chars() {
+        h.app.search_input(&crossterm::event::KeyEvent::from(
+            crossterm::event::KeyCode::Char(ch),
+        ));
+    }
+    assert_eq!(h.app.visible_responses().len(), 1);
 }
 
 fn type_into_prompt(h: &mut Harness, text: &str) {

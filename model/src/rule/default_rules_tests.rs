@@ -58,6 +58,9 @@ struct CaseEvent {
     source: Option<String>,
     target: Option<String>,
     fstype: Option<String>,
+    /// A failed open's errno (0: the open succeeded).
+    #[serde(default)]
+    errno: u16,
 }
 
 fn default_exe() -> String {
@@ -90,6 +93,7 @@ impl CaseEvent {
             "open" => EventKind::Open {
                 path: s(&self.path),
                 access,
+                errno: self.errno,
             },
             "unlink" => EventKind::Unlink {
                 path: s(&self.path),
@@ -141,6 +145,7 @@ impl CaseEvent {
                 name: s(&self.name),
             },
             "capset" => EventKind::Capset,
+            "io_uring_setup" => EventKind::IoUringSetup { entries: 8 },
             other => panic!("test case kind `{other}` not supported"),
         };
         let args = if self.args.is_empty() {

@@ -38,6 +38,7 @@ fn open(path: &str, access: Access) -> Event {
         EventKind::Open {
             path: path.into(),
             access,
+            errno: 0,
         },
     )
 }

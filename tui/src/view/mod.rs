@@ -5,6 +5,7 @@ mod help;
 mod images;
 mod profile;
 mod prompt;
+mod responses;
 mod signals;
 mod snapshot;
 mod suppressions;
@@ -48,6 +49,7 @@ pub fn list_rows_area(app: &App, size: Rect) -> Rect {
         Screen::Images => images::list_rows(body),
         Screen::Signals => signals::list_rows(body),
         Screen::Suppressions => suppressions::list_rows(body),
+        Screen::Responses => responses::list_rows(body),
         Screen::Profile => profile::list_rows(body),
         Screen::Snapshot => snapshot::list_rows(body),
     }
@@ -150,9 +152,13 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Signals => signals::draw(f, app, a.body),
         Screen::Suppressions => suppressions::draw(f, app, a.body),
         Screen::Snapshot => snapshot::draw(f, app, a.body),
+        Screen::Responses => responses::draw(f, app, a.body),
     }
     draw_footer(f, app, a.footer);
     draw_status(f, app, a.status);
+    if app.confirm.is_some() {
+        responses::draw_confirm(f, app, a.body);
+    }
     if app.help {
         help::draw(f, app, a.body);
     }
@@ -163,7 +169,7 @@ pub fn draw(f: &mut Frame, app: &App) {
 
 fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
     let open = app.signals.iter().filter(|s| s.status == "open").count();
-    let tabs = [
+    let mut tabs = vec![
         (Screen::Images, format!("1 Images ({})", app.images.len())),
         (Screen::Signals, format!("2 Signals ({open} open)")),
         (
@@ -174,6 +180,13 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
             ),
         ),
     ];
+    // The responses tab appears once there is something in the audit table.
+    if !app.responses.is_empty() || app.screen == Screen::Responses {
+        tabs.push((
+            Screen::Responses,
+            format!("4 Responses ({})", app.responses.len()),
+        ));
+    }
     let mut spans = vec![Span::styled(
         " wsprof ",
         Style::default().fg(Color::Black).bg(Color::Cyan),
@@ -247,6 +260,10 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             parts.push(hint(A::Reject, "reject"));
             parts.push(hint(A::ViewProfile, "profile"));
             parts.push(hint(A::ViewSnapshot, "snapshot"));
+            parts.push(hint(A::Freeze, "freeze"));
+        }
+        if app.screen == Screen::Responses {
+            parts.push(hint(A::Thaw, "thaw"));
         }
         if app.screen == Screen::Suppressions {
             parts.push(hint(A::Undo, "undo"));

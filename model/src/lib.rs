@@ -10,6 +10,7 @@ pub mod drift;
 pub mod event;
 pub mod export;
 pub mod fold;
+pub mod learning;
 pub mod outlier;
 pub mod profile;
 pub mod rule;
@@ -20,6 +21,6 @@ pub mod suppression;
 pub mod tree;
 
 pub use event::{Access, ContainerRef, Event, EventKind, NetClass, ProcessInfo};
-pub use profile::{LifecycleSettings, Profile, ProfileStatus};
+pub use profile::{LifecycleAction, LifecycleSettings, Profile, ProfileStatus};
 pub use snapshot::Snapshot;
 pub use tree::{ActivityTree, NodeKey, NodeKind};

@@ -572,6 +572,9 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
              ALTER TABLE snapshots DROP COLUMN tags_json; ALTER TABLE snapshots DROP COLUMN image_digest;
              ALTER TABLE signals DROP COLUMN tags_json; ALTER TABLE signals DROP COLUMN image_digest;
              ALTER TABLE suppressions DROP COLUMN scope_tag;
+             ALTER TABLE snapshots DROP COLUMN ingest_seq; ALTER TABLE snapshots DROP COLUMN reset_id;
+             DROP TABLE lifecycle_changes; DROP TABLE lifecycle_archive;
+             DROP SEQUENCE snapshot_seq; DROP SEQUENCE lifecycle_change_ids;
              DROP TABLE responses; DROP SEQUENCE response_ids;
              DELETE FROM schema_migrations WHERE version >= 2; CHECKPOINT;",
         )

@@ -5,16 +5,21 @@
 use crate::action::Action;
 use crate::keymap::Keymap;
 use crate::respond::{self, RespondRequest, Target};
-use crate::source::{Source, SourceError, SuppressRequest};
+use crate::source::{LifecycleRequest, Source, SourceError, SuppressRequest};
 use crate::tree::ProfileTree;
 use fuzzy_matcher::skim::SkimMatcherV2;
 use fuzzy_matcher::FuzzyMatcher;
 use model::diff::{compare_versions, ProfileDiff};
 use model::outlier::OutlierReport;
+use model::LifecycleAction;
+use std::collections::{HashMap, HashSet};
 use store::{
-    NodeRow, ProfileSummary, ResponseAction, ResponseRow, SignalFilter, SignalRow, SnapshotSummary,
-    SuppressionRow,
+    LearningProgress, NodeRow, ProfileSummary, ResponseAction, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, SuppressionRow,
 };
+
+/// Merged snapshots the profile screen's learning panel reads (it shows what fits).
+pub const PROGRESS_LAST: usize = 120;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -27,6 +32,8 @@ pub enum Screen {
     /// A profile's containers ranked by how rare their behaviour is.
     Outliers,
     Responses,
+    /// One snapshot's own tree (from the profile's snapshots, or a signal's window).
+    Snapshot,
 }
 
 impl Screen {
@@ -39,6 +46,7 @@ impl Screen {
             Screen::Diff => "Diff",
             Screen::Outliers => "Outliers",
             Screen::Responses => "Responses",
+            Screen::Snapshot => "Snapshot",
         }
     }
 }
@@ -48,6 +56,8 @@ impl Screen {
 pub enum ProfileFocus {
     Tree,
     Snapshots,
+    /// The profile's signals (shown in the bottom panel instead of the snapshots).
+    Signals,
 }
 
 /// A fuzzy search over the current list.
@@ -71,6 +81,54 @@ pub struct ProfileView {
     /// Opened from a drift signal: its novel nodes, shown in the tree beside what the
     /// profile holds (0%, marked `NEW`).
     pub novel: Vec<NodeRow>,
+    /// The signals of this image version (every status), newest first.
+    pub signals: Vec<SignalRow>,
+    pub signal_sel: usize,
+    /// Open signals per tree key: on a process row those of the process and of its
+    /// activity (and of nodes below it the tree lacks); on a file/DNS/network/kernel node
+    /// its own.
+    pub signal_marks: HashMap<String, u32>,
+    /// What its last merged snapshots brought (the learning panel).
+    pub progress: Option<LearningProgress>,
+}
+
+/// The snapshot being looked at.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SnapshotView {
+    pub detail: SnapshotDetail,
+    pub tree: ProfileTree,
+    /// Keys of the nodes it brought to the profile first.
+    pub first_seen: HashSet<String>,
+    /// Opened from a signal: its id and node key (marked in the tree).
+    pub signal: Option<(i64, String)>,
+}
+
+/// What a confirmation prompt is about.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PromptKind {
+    Lifecycle(LifecycleAction),
+    /// Undo the profile's latest lifecycle change: its id, action, who and why.
+    Undo {
+        id: i64,
+        action: String,
+        who: String,
+        reason: String,
+    },
+}
+
+/// A confirmation that names the profile and asks why (typed; Enter confirms, Esc
+/// cancels).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Prompt {
+    pub kind: PromptKind,
+    pub image: String,
+    pub version: String,
+    /// What the profile holds now, for the prompt's text.
+    pub snapshots: u32,
+    pub nodes: u32,
+    pub reason: String,
+    /// Why Enter did nothing (e.g. no reason given).
+    pub error: String,
 }
 
 /// Two profiles compared: the one chosen (`target`) against another version of its image.
@@ -170,6 +228,9 @@ pub struct App {
     pub profile: Option<ProfileView>,
     pub diff: Option<DiffView>,
     pub outliers: Option<OutliersView>,
+    pub snapshot: Option<SnapshotView>,
+    /// A confirmation waiting for the person (promote, reset, undo of those).
+    pub prompt: Option<Prompt>,
     pub signals: Vec<SignalRow>,
     pub signal_sel: usize,
     pub filter: SignalFilter,
@@ -214,6 +275,22 @@ fn novel_nodes(s: &SignalRow) -> Vec<NodeRow> {
             args: Vec::new(),
         })
         .collect()
+}
+
+/// Open signals counted on the tree rows that show them (see [`ProfileView::signal_marks`]).
+fn signal_marks(tree: &ProfileTree, signals: &[SignalRow]) -> HashMap<String, u32> {
+    let keys: HashSet<&str> = tree.nodes.iter().map(|n| n.key.as_str()).collect();
+    let mut marks: HashMap<String, u32> = HashMap::new();
+    for s in signals.iter().filter(|s| s.status == "open") {
+        let Some(owner) = tree.owner_of(&s.node_key) else {
+            continue;
+        };
+        *marks.entry(owner.to_string()).or_default() += 1;
+        if owner != s.node_key && keys.contains(s.node_key.as_str()) {
+            *marks.entry(s.node_key.clone()).or_default() += 1;
+        }
+    }
+    marks
 }
 
 /// The items `query` finds: those that hold it as written (ignoring case) when there are
@@ -299,6 +376,8 @@ impl App {
             profile: None,
             diff: None,
             outliers: None,
+            snapshot: None,
+            prompt: None,
             signals: Vec::new(),
             signal_sel: 0,
             filter: SignalFilter::default(),
@@ -493,6 +572,15 @@ impl App {
                 ov.report = src.profile_outliers(&image, &version)?;
             }
         }
+        if what.profiles {
+            if let Some(sv) = &mut self.snapshot {
+                // commonality in the profile moves as snapshots are merged
+                let detail = src.snapshot(&sv.detail.snapshot.id)?;
+                sv.tree.replace_nodes(detail.nodes.clone());
+                sv.first_seen = detail.first_seen_here.iter().cloned().collect();
+                sv.detail = detail;
+            }
+        }
         if what.signals || what.suppressions {
             self.preview = None;
         }
@@ -536,11 +624,34 @@ impl App {
         };
         let nodes: Vec<NodeRow> = src.profile_nodes(image, version)?;
         let snapshots = src.profile_snapshots(image, version)?;
-        let open_signals = self
-            .signals
-            .iter()
-            .filter(|s| s.image == image && s.version == version && s.status == "open")
-            .count();
+        let signals: Vec<SignalRow> = src
+            .signals(&SignalFilter {
+                image: Some(image.to_string()),
+                ..SignalFilter::default()
+            })?
+            .into_iter()
+            .filter(|s| s.version == version)
+            .collect();
+        let open_signals = signals.iter().filter(|s| s.status == "open").count();
+        // the learning panel is read again only when what it counts moved
+        let learned = |p: &ProfileSummary| {
+            (
+                p.snapshots,
+                p.status.clone(),
+                p.lifecycle_decision.as_ref().map(|c| c.id),
+            )
+        };
+        let progress = match &self.profile {
+            Some(pv)
+                if pv.summary.image == image
+                    && pv.summary.version == version
+                    && learned(&pv.summary) == learned(&summary)
+                    && pv.progress.is_some() =>
+            {
+                pv.progress.clone()
+            }
+            _ => Some(src.learning_progress(image, version, PROGRESS_LAST)?),
+        };
         match &mut self.profile {
             Some(pv) if pv.summary.image == image && pv.summary.version == version => {
                 pv.summary = summary;
@@ -550,6 +661,9 @@ impl App {
                 pv.snapshots = snapshots;
                 pv.snapshot_sel = pv.snapshot_sel.min(pv.snapshots.len().saturating_sub(1));
                 pv.open_signals = open_signals;
+                pv.signals = signals;
+                pv.signal_sel = pv.signal_sel.min(pv.signals.len().saturating_sub(1));
+                pv.progress = progress;
             }
             _ => {
                 self.profile = Some(ProfileView {
@@ -560,8 +674,15 @@ impl App {
                     focus: ProfileFocus::Tree,
                     open_signals,
                     novel: Vec::new(),
+                    signals,
+                    signal_sel: 0,
+                    signal_marks: HashMap::new(),
+                    progress,
                 });
             }
+        }
+        if let Some(pv) = &mut self.profile {
+            pv.signal_marks = signal_marks(&pv.tree, &pv.signals);
         }
         if let Some(pv) = &mut self.profile {
             pv.tree.set_query(if self.screen == Screen::Profile {
@@ -603,6 +724,9 @@ impl App {
             self.search = Search::default();
             if let Some(pv) = &mut self.profile {
                 pv.tree.set_query("");
+            }
+            if let Some(sv) = &mut self.snapshot {
+                sv.tree.set_query("");
             }
         }
     }
@@ -653,6 +777,11 @@ impl App {
                 pv.tree.set_query(&self.search.query);
             }
         }
+        if self.screen == Screen::Snapshot {
+            if let Some(sv) = &mut self.snapshot {
+                sv.tree.set_query(&self.search.query);
+            }
+        }
     }
 
     fn move_sel(&mut self, delta: isize) {
@@ -694,6 +823,10 @@ impl App {
                             let n = pv.snapshots.len();
                             step(&mut pv.snapshot_sel, n, delta)
                         }
+                        ProfileFocus::Signals => {
+                            let n = pv.signals.len();
+                            step(&mut pv.signal_sel, n, delta)
+                        }
                     }
                 }
             }
@@ -707,6 +840,11 @@ impl App {
                 let n = self.visible_outliers().len();
                 if let Some(ov) = &mut self.outliers {
                     step(&mut ov.sel, n, delta)
+                }
+            }
+            Screen::Snapshot => {
+                if let Some(sv) = &mut self.snapshot {
+                    sv.tree.move_sel(delta);
                 }
             }
         }
@@ -727,6 +865,14 @@ impl App {
         if self.confirm.is_some() {
             self.answer(action, src);
             return;
+        }
+        if self.prompt.take().is_some() {
+            // a key that is not the prompt's (the mouse, a test): the prompt is cancelled
+            // and the key does nothing else
+            self.message = "cancelled".into();
+            if action != Action::Quit {
+                return;
+            }
         }
         if self.help
             && !matches!(
@@ -753,6 +899,9 @@ impl App {
                     if prev != Screen::Profile && !self.history.contains(&Screen::Profile) {
                         self.profile = None;
                     }
+                    if prev != Screen::Snapshot && !self.history.contains(&Screen::Snapshot) {
+                        self.snapshot = None;
+                    }
                 }
             }
             Action::Search => {
@@ -770,21 +919,27 @@ impl App {
             | Action::Collapse
             | Action::ExpandAll
             | Action::CollapseAll => {
-                if let (Screen::Profile, Some(pv)) = (self.screen, &mut self.profile) {
+                let tree = match self.screen {
+                    Screen::Profile => self.profile.as_mut().map(|p| &mut p.tree),
+                    Screen::Snapshot => self.snapshot.as_mut().map(|s| &mut s.tree),
+                    _ => None,
+                };
+                if let Some(tree) = tree {
                     match action {
-                        Action::Toggle => pv.tree.toggle(),
-                        Action::Expand => pv.tree.set_collapsed(false),
-                        Action::Collapse => pv.tree.set_collapsed(true),
-                        Action::ExpandAll => pv.tree.expand_all(),
-                        _ => pv.tree.collapse_all(),
+                        Action::Toggle => tree.toggle(),
+                        Action::Expand => tree.set_collapsed(false),
+                        Action::Collapse => tree.set_collapsed(true),
+                        Action::ExpandAll => tree.expand_all(),
+                        _ => tree.collapse_all(),
                     }
                 }
             }
             Action::FocusNext => {
-                if let Some(pv) = &mut self.profile {
+                if let (Screen::Profile, Some(pv)) = (self.screen, &mut self.profile) {
                     pv.focus = match pv.focus {
                         ProfileFocus::Tree => ProfileFocus::Snapshots,
-                        ProfileFocus::Snapshots => ProfileFocus::Tree,
+                        ProfileFocus::Snapshots => ProfileFocus::Signals,
+                        ProfileFocus::Signals => ProfileFocus::Tree,
                     }
                 }
             }
@@ -793,6 +948,7 @@ impl App {
                 self.screen = Screen::Images;
                 self.search = Search::default();
                 self.profile = None;
+                self.snapshot = None;
             }
             Action::Signals => self.go(Screen::Signals),
             Action::Suppressions => self.go(Screen::Suppressions),
@@ -802,6 +958,9 @@ impl App {
             // nothing is asked: nothing to confirm
             Action::Confirm => {}
             Action::ViewProfile => self.view_signal_profile(src),
+            Action::ViewSnapshot => self.view_snapshot(src),
+            Action::Promote => self.ask_lifecycle(LifecycleAction::Promote),
+            Action::ResetLearning => self.ask_lifecycle(LifecycleAction::Reset),
             Action::Accept => self.accept(src),
             Action::Reject => {
                 if let Some(s) = self
@@ -818,6 +977,9 @@ impl App {
                     }
                     self.reload(src);
                 }
+            }
+            Action::Undo if matches!(self.screen, Screen::Images | Screen::Profile) => {
+                self.ask_undo_lifecycle()
             }
             Action::Undo => {
                 if let Some(s) = self
@@ -897,13 +1059,31 @@ impl App {
                     self.open_profile(src, &img, &ver);
                 }
             }
-            Screen::Profile => {
-                if let Some(pv) = &mut self.profile {
-                    pv.tree.toggle();
+            Screen::Profile => match self.profile.as_ref().map(|p| p.focus) {
+                Some(ProfileFocus::Snapshots) => self.view_snapshot(src),
+                Some(ProfileFocus::Signals) => {
+                    // the signal's node in the tree
+                    if let Some(pv) = &mut self.profile {
+                        if let Some(key) = pv.signals.get(pv.signal_sel).map(|s| s.node_key.clone())
+                        {
+                            pv.tree.select_key(&key);
+                            pv.focus = ProfileFocus::Tree;
+                        }
+                    }
                 }
-            }
+                _ => {
+                    if let Some(pv) = &mut self.profile {
+                        pv.tree.toggle();
+                    }
+                }
+            },
             Screen::Signals => self.view_signal_profile(src),
             Screen::Suppressions | Screen::Outliers | Screen::Responses => {}
+            Screen::Snapshot => {
+                if let Some(sv) = &mut self.snapshot {
+                    sv.tree.toggle();
+                }
+            }
             Screen::Diff => {
                 // the profile that holds the node (the newer one where both do), at it
                 let Some((n, dv)) = self.selected_diff_node().zip(self.diff.as_ref()) else {
@@ -1024,6 +1204,204 @@ impl App {
         }
     }
 
+    /// `view_snapshot`: the snapshot a signal happened in (signal queue, the profile's
+    /// signals panel), or the one selected in the profile's snapshots panel.
+    fn view_snapshot(&mut self, src: &mut dyn Source) {
+        let signal = match self.screen {
+            Screen::Signals => self.selected_signal().map(|s| (s.id, s.node_key.clone())),
+            Screen::Profile => match &self.profile {
+                Some(pv) if pv.focus == ProfileFocus::Signals => pv
+                    .signals
+                    .get(pv.signal_sel)
+                    .map(|s| (s.id, s.node_key.clone())),
+                Some(pv) => {
+                    if let Some(id) = pv.snapshots.get(pv.snapshot_sel).map(|s| s.id.clone()) {
+                        self.open_snapshot(src, &id, None);
+                    }
+                    return;
+                }
+                None => None,
+            },
+            _ => None,
+        };
+        let Some((id, node)) = signal else { return };
+        match src.signal_snapshots(id) {
+            Ok(windows) => match windows.first() {
+                Some(w) => {
+                    let sid = w.id.clone();
+                    self.open_snapshot(src, &sid, Some((id, node)));
+                }
+                None => {
+                    self.message = format!(
+                        "signal {id}: no snapshot was stored for the window it happened in (its container had no profiling slot, or the window is still open)"
+                    )
+                }
+            },
+            Err(e) => self.message = e.to_string(),
+        }
+    }
+
+    /// Open one snapshot's own tree; from a signal, with its node selected and marked.
+    pub fn open_snapshot(&mut self, src: &mut dyn Source, id: &str, signal: Option<(i64, String)>) {
+        let detail = match src.snapshot(id) {
+            Ok(d) => d,
+            Err(e) => {
+                self.message = format!("cannot load snapshot {id}: {e}");
+                return;
+            }
+        };
+        let mut tree = ProfileTree::new(detail.nodes.clone());
+        if let Some((_, key)) = &signal {
+            tree.select_key(key);
+        }
+        self.snapshot = Some(SnapshotView {
+            first_seen: detail.first_seen_here.iter().cloned().collect(),
+            detail,
+            tree,
+            signal,
+        });
+        self.go(Screen::Snapshot);
+    }
+
+    /// The profile the lifecycle keys act on: the selected image, or the open profile.
+    fn lifecycle_target(&self) -> Option<&ProfileSummary> {
+        match self.screen {
+            Screen::Images => self.selected_image(),
+            Screen::Profile => self.profile.as_ref().map(|p| &p.summary),
+            _ => None,
+        }
+    }
+
+    /// `promote` / `reset_learning`: ask for a confirmation naming the profile, and why.
+    fn ask_lifecycle(&mut self, action: LifecycleAction) {
+        let Some(p) = self.lifecycle_target() else {
+            return;
+        };
+        let name = format!("{}:{}", p.image, p.version);
+        let refusal = match action {
+            LifecycleAction::Promote if p.status == "stable" => {
+                Some(format!("profile {name} is already Stable"))
+            }
+            LifecycleAction::Reset if p.status == "learning" && p.snapshots == 0 => Some(format!(
+                "profile {name} has merged no snapshot since it started learning: nothing to reset"
+            )),
+            _ => None,
+        };
+        if let Some(r) = refusal {
+            self.message = r;
+            return;
+        }
+        self.prompt = Some(Prompt {
+            kind: PromptKind::Lifecycle(action),
+            image: p.image.clone(),
+            version: p.version.clone(),
+            snapshots: p.snapshots,
+            nodes: p.nodes,
+            reason: String::new(),
+            error: String::new(),
+        });
+    }
+
+    /// `undo` on the images or profile screen: the profile's latest promote or reset.
+    fn ask_undo_lifecycle(&mut self) {
+        let Some(p) = self.lifecycle_target() else {
+            return;
+        };
+        let Some(c) = &p.lifecycle_decision else {
+            self.message = format!(
+                "profile {}:{}: no promote or reset to undo",
+                p.image, p.version
+            );
+            return;
+        };
+        self.prompt = Some(Prompt {
+            kind: PromptKind::Undo {
+                id: c.id,
+                action: c.action.clone(),
+                who: c.who.clone(),
+                reason: c.reason.clone(),
+            },
+            image: p.image.clone(),
+            version: p.version.clone(),
+            snapshots: p.snapshots,
+            nodes: p.nodes,
+            reason: String::new(),
+            error: String::new(),
+        });
+    }
+
+    /// Typing into an open confirmation prompt: characters make the reason, Enter
+    /// confirms, Esc cancels. Returns true when the key was the prompt's.
+    pub fn prompt_input(&mut self, key: &crossterm::event::KeyEvent, src: &mut dyn Source) -> bool {
+        use crossterm::event::{KeyCode, KeyModifiers};
+        let Some(prompt) = &mut self.prompt else {
+            return false;
+        };
+        match key.code {
+            KeyCode::Esc => {
+                self.prompt = None;
+                self.message = "cancelled".into();
+            }
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.prompt = None;
+                self.message = "cancelled".into();
+            }
+            KeyCode::Backspace => {
+                prompt.reason.pop();
+                prompt.error.clear();
+            }
+            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                prompt.reason.push(c);
+                prompt.error.clear();
+            }
+            KeyCode::Enter => self.confirm_prompt(src),
+            _ => {}
+        }
+        true
+    }
+
+    fn confirm_prompt(&mut self, src: &mut dyn Source) {
+        let Some(p) = self.prompt.clone() else { return };
+        let name = format!("{}:{}", p.image, p.version);
+        let reason = p.reason.trim().to_string();
+        let (user, now) = (self.user.clone(), self.now());
+        let done = match &p.kind {
+            PromptKind::Lifecycle(action) => {
+                if reason.is_empty() {
+                    if let Some(open) = &mut self.prompt {
+                        open.error = "type why first (it is kept in the audit trail)".into();
+                    }
+                    return;
+                }
+                let req = LifecycleRequest {
+                    image: p.image.clone(),
+                    version: p.version.clone(),
+                    action: *action,
+                    reason,
+                };
+                src.change_lifecycle(&req, &user, now).map(|c| match action {
+                    LifecycleAction::Promote => format!(
+                        "{name} promoted to Stable ({} snapshots); u undoes",
+                        c.snapshots_before
+                    ),
+                    LifecycleAction::Reset => format!(
+                        "{name} reset to Learning: learns again from its next snapshot; {} nodes archived; u undoes",
+                        c.archived_nodes
+                    ),
+                })
+            }
+            PromptKind::Undo { .. } => src
+                .undo_lifecycle(&p.image, &p.version, &reason, &user, now)
+                .map(|c| format!("{} #{} of {name} undone", c.action, c.id)),
+        };
+        self.prompt = None;
+        match done {
+            Ok(m) => self.message = m,
+            Err(e) => self.message = e.to_string(),
+        }
+        self.reload(src);
+    }
+
     /// Open the profile of the selected signal at the signal's process.
     fn view_signal_profile(&mut self, src: &mut dyn Source) {
         let Some(s) = self
@@ -1044,6 +1422,7 @@ impl App {
                 pv.novel = novel;
                 pv.tree.replace_nodes(nodes);
                 pv.tree.expand_all();
+                pv.signal_marks = signal_marks(&pv.tree, &pv.signals);
             }
             pv.tree.select_key(first_novel.as_deref().unwrap_or(&node));
         }
@@ -1241,6 +1620,11 @@ impl App {
                 let n = self.visible_outliers().len();
                 if let Some(ov) = self.outliers.as_mut().filter(|_| row < n) {
                     ov.sel = row;
+                }
+            }
+            Screen::Snapshot => {
+                if let Some(sv) = &mut self.snapshot {
+                    sv.tree.select_row(row);
                 }
             }
         }

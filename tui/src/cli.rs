@@ -128,6 +128,11 @@ pub enum Command {
         #[arg(long, value_name = "NS", conflicts_with = "tag")]
         namespace: Option<String>,
     },
+    /// One snapshot: its own activity tree, each node's commonality in the profile.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
+    },
     /// One signal with all its distinct matches, or (drift) every novel node.
     Signal {
         #[command(subcommand)]
@@ -291,6 +296,60 @@ pub enum ProfileCommand {
         /// Export a Learning profile too (its behaviour is not complete yet).
         #[arg(long)]
         force: bool,
+    },
+    /// Learning progress: per kind (process, file, DNS, network, kernel), the new nodes
+    /// each of the last N merged snapshots brought, in ingest order.
+    Progress {
+        /// IMAGE:VERSION
+        profile: String,
+        /// How many of the last merged snapshots.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        last: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Promote a Learning profile to Stable now (recorded, undoable with `profile undo`).
+    Promote {
+        /// IMAGE:VERSION
+        profile: String,
+        /// Why (required; kept in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Reset a profile to Learning: it learns again from its next snapshot; what it learned
+    /// is archived (kept, with its snapshots) and comes back with `profile undo`.
+    Reset {
+        /// IMAGE:VERSION
+        profile: String,
+        /// Why (required; kept in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Undo the latest promote or reset of a profile.
+    Undo {
+        /// IMAGE:VERSION
+        profile: String,
+        /// Why (kept in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// The promote and reset decisions on a profile: who, when, why, undone.
+    History {
+        /// IMAGE:VERSION
+        profile: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Show one snapshot (ids: `wsprof profile show IMAGE:VERSION --json`, or the snapshot
+    /// a signal happened in: `wsprof signal show ID`).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -3,7 +3,7 @@
 
 use crate::http::{self, percent_encode, ClientError};
 use crate::respond::RespondRequest;
-use crate::source::{Result, Source, SourceError, StatusReport, SuppressRequest};
+use crate::source::{LifecycleRequest, Result, Source, SourceError, StatusReport, SuppressRequest};
 use model::diff::ProfileDiff;
 use model::export::ExportFormat;
 use model::outlier::OutlierReport;
@@ -11,7 +11,8 @@ use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use store::{
-    NodeRow, ProfileSummary, ResponseRow, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow,
+    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, SuppressionRow,
 };
 
 /// The agent's socket when nothing else is said.
@@ -270,6 +271,63 @@ impl Source for AgentClient {
                 message: "/v1/profile/export: the answer has no `text`".into(),
             })
         })
+    }
+
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail> {
+        self.get(&format!("/v1/snapshot?id={}", percent_encode(id)))
+    }
+
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>> {
+        self.get(&format!("/v1/signals/{signal_id}/snapshots"))
+    }
+
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress> {
+        self.get(&format!(
+            "/v1/profile/progress?{}&last={last}",
+            profile_query(image, version)
+        ))
+    }
+
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>> {
+        self.get(&format!(
+            "/v1/profile/lifecycle?{}",
+            profile_query(image, version)
+        ))
+    }
+
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        _who: &str,
+        _now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.post(
+            &format!(
+                "/v1/profile/{}?{}",
+                req.action.as_str(),
+                profile_query(&req.image, &req.version)
+            ),
+            &serde_json::json!({ "reason": req.reason }),
+        )
+    }
+
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        _who: &str,
+        _now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.post(
+            &format!("/v1/profile/undo?{}", profile_query(image, version)),
+            &serde_json::json!({ "reason": reason }),
+        )
     }
 
     fn respond(&mut self, req: &RespondRequest, _who: &str, _now_ms: i64) -> Result<ResponseRow> {

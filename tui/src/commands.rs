@@ -1,7 +1,9 @@
 //! The non-interactive twins of the screens, for scripts and tests, and the demo runner.
 
-use crate::source::{Source, SuppressRequest};
-use crate::view::text::{opt_time, parse_duration, percent, time};
+use crate::source::{LifecycleRequest, Source, SuppressRequest};
+use crate::view::text::{
+    decision_text, opt_time, parse_duration, percent, snapshot_state, sparkline, time,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use model::rule::{RuleFormat, RuleSet};
 use std::io::Write;
@@ -62,6 +64,7 @@ pub fn profiles(src: &mut dyn Source, json: bool) -> Result<()> {
         "IMAGE", "VERSION", "SNAPSHOTS", "STATUS", "COMMONALITY", "CONTAINERS", "SIGNALS"
     );
     let mut prev = String::new();
+    let mut manual = false;
     for p in ps {
         let name = if p.image == prev {
             String::new()
@@ -69,16 +72,267 @@ pub fn profiles(src: &mut dyn Source, json: bool) -> Result<()> {
             p.image.clone()
         };
         prev = p.image.clone();
+        manual |= p.status_manual;
         println!(
             "{:<24} {:<10} {:>9} {:<8} {:>11} {:>10} {:>7}  {}",
             name,
             p.version,
             p.snapshots,
-            p.status,
+            status_text(&p),
             percent(p.commonality),
             p.containers,
             p.open_signals,
             opt_time(p.last_updated_ms)
+        );
+    }
+    if manual {
+        println!("* status set by a person (wsprof profile history IMAGE:VERSION)");
+    }
+    Ok(())
+}
+
+/// `stable`, or `stable*` when a person set it (promote, reset).
+pub fn status_text(p: &store::ProfileSummary) -> String {
+    if p.status_manual {
+        format!("{}*", p.status)
+    } else {
+        p.status.clone()
+    }
+}
+
+/// `IMAGE:VERSION` split at its last colon (a version never holds one; an image may, with
+/// a registry port).
+pub fn image_version(spec: &str) -> Result<(&str, &str)> {
+    spec.rsplit_once(':')
+        .filter(|(i, v)| !i.is_empty() && !v.is_empty())
+        .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION"))
+}
+
+/// The profile of `spec`, which must exist.
+fn summary_of(src: &mut dyn Source, spec: &str) -> Result<store::ProfileSummary> {
+    let (image, version) = image_version(spec)?;
+    src.profiles()?
+        .into_iter()
+        .find(|p| p.image == image && p.version == version)
+        .ok_or_else(|| anyhow!("no profile {image}:{version} (see `wsprof profiles`)"))
+}
+
+/// `wsprof profile progress IMAGE:VERSION`: what the last merged snapshots brought.
+pub fn profile_progress(src: &mut dyn Source, spec: &str, last: usize, json: bool) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    if last == 0 {
+        bail!("--last 0: give how many of the last merged snapshots to show (1 or more)");
+    }
+    let p = src.learning_progress(image, version, last)?;
+    if json {
+        return print_json(&p);
+    }
+    println!(
+        "{image}:{version}  {}  {} snapshots merged, {} nodes; the last {} in ingest order, oldest first",
+        p.status.to_uppercase(),
+        p.merged_snapshots,
+        p.nodes,
+        p.steps.len()
+    );
+    if p.steps.is_empty() {
+        println!("no snapshot merged yet");
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:<w$}  {:>5}  LAST NEW",
+        "KIND",
+        "NEW NODES PER SNAPSHOT",
+        "TOTAL",
+        w = p.steps.len().max(22)
+    );
+    for k in model::learning::KindCounts::KINDS {
+        let values: Vec<u32> = p.steps.iter().map(|s| s.new.get(k)).collect();
+        let since = match p.snapshots_since_new.get(k.as_str()).copied().flatten() {
+            None => "never".to_string(),
+            Some(0) => "in the last snapshot".to_string(),
+            Some(n) => format!("{n} snapshots ago"),
+        };
+        println!(
+            "{:<8} {:<w$}  {:>5}  {since}",
+            k.as_str(),
+            sparkline(&values),
+            p.new_in_steps.get(k),
+            w = p.steps.len().max(22)
+        );
+    }
+    println!();
+    println!(
+        "{:>4}  {:<16}  {:<24} {:>4} {:>4} {:>4} {:>4} {:>4}  NODES",
+        "#", "ENDED", "SNAPSHOT", "PROC", "FILE", "DNS", "NET", "KERN"
+    );
+    for s in &p.steps {
+        println!(
+            "{:>4}  {:<16}  {:<24} {:>4} {:>4} {:>4} {:>4} {:>4}  {}",
+            s.position,
+            time(s.ended_ms),
+            s.snapshot_id,
+            s.new.process,
+            s.new.file,
+            s.new.dns,
+            s.new.net,
+            s.new.kernel,
+            s.nodes_after
+        );
+    }
+    Ok(())
+}
+
+/// `wsprof profile promote|reset IMAGE:VERSION --reason TEXT`.
+pub fn profile_lifecycle(
+    src: &mut dyn Source,
+    spec: &str,
+    action: model::LifecycleAction,
+    reason: &str,
+) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    if reason.trim().is_empty() {
+        bail!(
+            "--reason: say why {image}:{version} should be {} (it is kept in the audit trail)",
+            match action {
+                model::LifecycleAction::Promote => "Stable now",
+                model::LifecycleAction::Reset => "learned again",
+            }
+        );
+    }
+    let req = LifecycleRequest {
+        image: image.to_string(),
+        version: version.to_string(),
+        action,
+        reason: reason.to_string(),
+    };
+    let c = src.change_lifecycle(&req, &crate::ui::current_user(), store::now_ms())?;
+    match action {
+        model::LifecycleAction::Promote => println!(
+            "{image}:{version} promoted to Stable ({} snapshots merged); undo with `wsprof profile undo {image}:{version}`",
+            c.snapshots_before
+        ),
+        model::LifecycleAction::Reset => println!(
+            "{image}:{version} reset to Learning: it learns again from its next snapshot; {} nodes from {} snapshots archived (undo with `wsprof profile undo {image}:{version}`)",
+            c.archived_nodes, c.snapshots_before
+        ),
+    }
+    Ok(())
+}
+
+/// `wsprof profile undo IMAGE:VERSION`.
+pub fn profile_undo(src: &mut dyn Source, spec: &str, reason: &str) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    let c = src.undo_lifecycle(
+        image,
+        version,
+        reason,
+        &crate::ui::current_user(),
+        store::now_ms(),
+    )?;
+    let now = summary_of(src, spec)?;
+    println!(
+        "{} #{} of {image}:{version} undone; it is {} again ({} snapshots merged)",
+        c.action,
+        c.id,
+        now.status.to_uppercase(),
+        now.snapshots
+    );
+    Ok(())
+}
+
+/// `wsprof profile history IMAGE:VERSION`.
+pub fn profile_history(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    summary_of(src, spec)?;
+    let rows = src.lifecycle_changes(image, version)?;
+    if json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("{image}:{version}: no promote or reset; its status is the lifecycle rule's");
+        return Ok(());
+    }
+    println!(
+        "{:>4} {:<16} {:<8} {:<24} {:<9} {:>9}  {:<30} WHY",
+        "ID", "TIME", "ACTION", "WHO", "BEFORE", "SNAPSHOTS", "UNDONE"
+    );
+    for c in rows {
+        let undone = match (c.undone_ms, &c.undone_by) {
+            (Some(t), Some(by)) => format!("{} by {by}", time(t)),
+            (Some(t), None) => time(t),
+            _ => "-".into(),
+        };
+        println!(
+            "{:>4} {:<16} {:<8} {:<24} {:<9} {:>9}  {:<30} {}",
+            c.id,
+            time(c.ts_ms),
+            c.action,
+            c.who,
+            c.status_before,
+            c.snapshots_before,
+            undone,
+            c.reason
+        );
+    }
+    Ok(())
+}
+
+/// `wsprof snapshot show ID`: one snapshot's own tree.
+pub fn snapshot_show(src: &mut dyn Source, id: &str, json: bool) -> Result<()> {
+    if id.trim().is_empty() {
+        bail!("snapshot id: empty (ids: `wsprof profile show IMAGE:VERSION --json`)");
+    }
+    let d = src.snapshot(id)?;
+    if json {
+        return print_json(&d);
+    }
+    let sn = &d.snapshot;
+    println!(
+        "snapshot {}  {}:{}  {}",
+        sn.id,
+        d.image,
+        d.version,
+        snapshot_state(&d)
+    );
+    println!("window    {} .. {}", time(sn.started_ms), time(sn.ended_ms));
+    println!("container {}  host {}", sn.container_id, sn.host);
+    if !sn.tags.is_empty() {
+        println!("tags      {}", sn.tags.join(" "));
+    }
+    if !sn.digest.is_empty() {
+        println!("digest    {}", sn.digest);
+    }
+    println!(
+        "{} nodes; {} first seen in this snapshot (+); commonality in the profile now ({} {} snapshots)",
+        d.nodes.len(),
+        d.first_seen_here.len(),
+        d.profile_status,
+        d.profile_snapshots
+    );
+    let new: std::collections::HashSet<&str> =
+        d.first_seen_here.iter().map(String::as_str).collect();
+    for n in &d.nodes {
+        let indent = "  ".repeat(n.depth as usize);
+        let what = match n.kind.as_str() {
+            "process" => String::new(),
+            k => format!("[{k}] "),
+        };
+        let access = if n.access.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", n.access.join(","))
+        };
+        let mark = if new.contains(n.key.as_str()) {
+            "+"
+        } else {
+            " "
+        };
+        println!(
+            "{}{mark}{indent}{what}{}{access}  {}/{}",
+            percent(n.commonality),
+            n.label,
+            n.snapshots,
+            d.profile_snapshots
         );
     }
     Ok(())
@@ -103,12 +357,8 @@ pub fn parse_share(s: &str) -> Result<f64, String> {
 }
 
 pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> {
-    let (image, version) = profile_spec(spec)?;
-    let summary = src
-        .profiles()?
-        .into_iter()
-        .find(|p| p.image == image && p.version == version)
-        .ok_or_else(|| anyhow!("no profile {image}:{version} (see `wsprof profiles`)"))?;
+    let (image, version) = image_version(spec)?;
+    let summary = summary_of(src, spec)?;
     let nodes = src.profile_nodes(image, version)?;
     let snapshots = src.profile_snapshots(image, version)?;
     if json {
@@ -134,6 +384,9 @@ pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> 
         summary.containers,
         summary.nodes
     );
+    if let Some(c) = summary.lifecycle_decision.as_ref() {
+        println!("{}", decision_text(c));
+    }
     // depth-first by key order: parents sort before their children
     for n in &nodes {
         let indent = "  ".repeat(n.depth as usize);
@@ -330,8 +583,12 @@ fn signal_note(s: &store::SignalRow) -> String {
 /// `wsprof signal show ID`: one signal with every distinct match or novel node.
 pub fn signal_show(src: &mut dyn Source, id: i64, json: bool) -> Result<()> {
     let s = src.signal(id)?;
+    let windows = src.signal_snapshots(id)?;
     if json {
-        return print_json(&s);
+        // the signal as `signals --json` has it, with the snapshot windows it happened in
+        let mut v = serde_json::to_value(&s)?;
+        v["snapshots"] = serde_json::to_value(&windows)?;
+        return print_json(&v);
     }
     let mut lineage = s.process.ancestors.clone();
     lineage.reverse();
@@ -358,6 +615,30 @@ pub fn signal_show(src: &mut dyn Source, id: i64, json: bool) -> Result<()> {
         println!("suggest   {}", g.text());
     } else if let Some(b) = &s.suggestion_block {
         println!("no suggestion: {b}");
+    }
+    match windows.split_first() {
+        Some((first, rest)) => {
+            println!(
+                "snapshot  {} ({} .. {}; `wsprof snapshot show {}`)",
+                first.id,
+                time(first.started_ms),
+                time(first.ended_ms),
+                first.id
+            );
+            match rest {
+                [] => {}
+                [a] => println!("          and up to its last match: {}", a.id),
+                [.., last] => println!(
+                    "          and {} more windows up to its last match, through {} ({})",
+                    rest.len(),
+                    last.id,
+                    time(last.ended_ms)
+                ),
+            }
+        }
+        None => println!(
+            "snapshot  none stored for its window (its container had no profiling slot, or the window is still open)"
+        ),
     }
     if !s.drift.is_empty() {
         println!("\nnovel activity ({} nodes):", s.drift.len());
@@ -683,17 +964,18 @@ pub fn decisions(target: crate::client::Target, json: bool, limit: usize) -> Res
         return print_json(&rows);
     }
     println!(
-        "{:<16} {:<8} {:<24} {:>7} {:>11}  DETAIL",
-        "TIME", "ACTION", "WHO", "SIGNAL", "SUPPRESSION"
+        "{:<16} {:<8} {:<24} {:>7} {:>11}  {:<24} DETAIL",
+        "TIME", "ACTION", "WHO", "SIGNAL", "SUPPRESSION", "PROFILE"
     );
     for d in rows {
         println!(
-            "{:<16} {:<8} {:<24} {:>7} {:>11}  {}",
+            "{:<16} {:<8} {:<24} {:>7} {:>11}  {:<24} {}",
             time(d.ts_ms),
             d.action,
             d.who,
             d.signal_id.map(|i| i.to_string()).unwrap_or_default(),
             d.suppression_id.map(|i| i.to_string()).unwrap_or_default(),
+            d.profile.as_deref().unwrap_or(""),
             d.detail
         );
     }

@@ -8,7 +8,7 @@ use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
 use wsprof_tui::cli::{
     CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RespondCommand, RulesCommand,
-    SignalCommand, SnapshotsCommand, StoreCommand,
+    SignalCommand, SnapshotCommand, SnapshotsCommand, StoreCommand,
 };
 use wsprof_tui::client::{self, AgentClient, Target};
 use wsprof_tui::config::{Effective, Flags, Settings};
@@ -99,6 +99,39 @@ fn run(cli: Cli) -> Result<()> {
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
         } => commands::profile_show(&mut *source(&cli)?, profile, *json),
+        Command::Profile {
+            command:
+                ProfileCommand::Progress {
+                    profile,
+                    last,
+                    json,
+                },
+        } => commands::profile_progress(&mut *source(&cli)?, profile, *last, *json),
+        Command::Profile {
+            command: ProfileCommand::Promote { profile, reason },
+        } => commands::profile_lifecycle(
+            &mut *source(&cli)?,
+            profile,
+            model::LifecycleAction::Promote,
+            reason,
+        ),
+        Command::Profile {
+            command: ProfileCommand::Reset { profile, reason },
+        } => commands::profile_lifecycle(
+            &mut *source(&cli)?,
+            profile,
+            model::LifecycleAction::Reset,
+            reason,
+        ),
+        Command::Profile {
+            command: ProfileCommand::Undo { profile, reason },
+        } => commands::profile_undo(&mut *source(&cli)?, profile, reason),
+        Command::Profile {
+            command: ProfileCommand::History { profile, json },
+        } => commands::profile_history(&mut *source(&cli)?, profile, *json),
+        Command::Snapshot {
+            command: SnapshotCommand::Show { id, json },
+        } => commands::snapshot_show(&mut *source(&cli)?, id, *json),
         Command::Profile {
             command:
                 ProfileCommand::Diff {

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use store::decision::Decision;
 use store::{
-    NodeRow, ProfileSummary, ResponseRow, SignalFilter, SignalRow, SnapshotSummary, Store,
-    StoreError, StoreReader, SuppressionRow,
+    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, Store, StoreError, StoreReader, SuppressionRow,
 };
 
 /// Why a read or a decision failed; one line.
@@ -46,6 +46,17 @@ pub struct SuppressRequest {
     /// the image.
     #[serde(default)]
     pub scope: Option<String>,
+}
+
+/// A lifecycle decision the person asks for: promote a profile to Stable, or reset it to
+/// Learning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRequest {
+    pub image: String,
+    pub version: String,
+    pub action: model::LifecycleAction,
+    /// Why (required).
+    pub reason: String,
 }
 
 /// What `wsprof status` shows.
@@ -106,6 +117,38 @@ pub trait Source {
         format: ExportFormat,
         force: bool,
     ) -> Result<String>;
+    /// One snapshot with its own tree (each node's commonality in the profile, what it
+    /// brought first).
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail>;
+    /// The snapshot windows a signal happened in, oldest first (its first match in the
+    /// first one); empty when its container's activity was not stored as a snapshot.
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>>;
+    /// New nodes per kind that each of a profile's last `last` merged snapshots brought.
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress>;
+    /// The promote and reset decisions on a profile, newest first.
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>>;
+    /// Promote or reset a profile (recorded in the audit trail, undoable). `who` and
+    /// `now_ms` as for [`suppress`](Source::suppress).
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange>;
+    /// Undo the latest promote or reset of a profile.
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange>;
     /// Freeze or thaw the container of a signal (or of an earlier response), now, and
     /// append the attempt to the responses audit table (see [`crate::respond`]). A failed
     /// attempt is recorded, then returned as an error. The agent records its client's peer
@@ -205,6 +248,7 @@ impl Source for Store {
             signal_id: Some(req.signal_id),
             suppression_id: Some(sup.id),
             detail: reason,
+            profile: None,
         })?;
         Ok(Store::suppression(self, sup.id)?)
     }
@@ -219,6 +263,7 @@ impl Source for Store {
             signal_id: Some(id),
             suppression_id: None,
             detail: String::new(),
+            profile: None,
         })?;
         Ok(())
     }
@@ -233,6 +278,7 @@ impl Source for Store {
             signal_id: None,
             suppression_id: Some(id),
             detail: s.expression.clone(),
+            profile: None,
         })?;
         Ok(s)
     }
@@ -281,6 +327,57 @@ impl Source for Store {
             Store::suppressions(self, false)?.len(),
         ))
     }
+
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail> {
+        Ok(self.snapshot_detail(id)?)
+    }
+
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>> {
+        Ok(Store::signal_snapshots(self, signal_id)?)
+    }
+
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress> {
+        Ok(Store::learning_progress(self, image, version, last)?)
+    }
+
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>> {
+        Ok(Store::lifecycle_changes(self, Some((image, version)))?)
+    }
+
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        Ok(Store::change_lifecycle(
+            self,
+            &req.image,
+            &req.version,
+            req.action,
+            who,
+            &req.reason,
+            now_ms,
+        )?)
+    }
+
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        Ok(Store::undo_lifecycle(
+            self, image, version, who, reason, now_ms,
+        )?)
+    }
 }
 
 fn status_report(
@@ -294,7 +391,7 @@ fn status_report(
         stable: profiles.iter().filter(|p| p.status == "stable").count(),
         snapshots: profiles
             .iter()
-            .map(|p| u64::from(p.snapshots + p.unmerged_snapshots))
+            .map(|p| u64::from(p.snapshots + p.unmerged_snapshots + p.archived_snapshots))
             .sum(),
         signals: SignalCounts {
             open,
@@ -416,5 +513,46 @@ impl Source for SplitSource<'_> {
             r.latest_capture_stats()?,
             r.suppressions(false)?.len(),
         ))
+    }
+
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail> {
+        Ok(self.reader.snapshot_detail(id)?)
+    }
+
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>> {
+        Ok(self.reader.signal_snapshots(signal_id)?)
+    }
+
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress> {
+        Ok(self.reader.learning_progress(image, version, last)?)
+    }
+
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>> {
+        Ok(self.reader.lifecycle_changes(Some((image, version)))?)
+    }
+
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.write(|s| Source::change_lifecycle(s, req, who, now_ms))
+    }
+
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.write(|s| Source::undo_lifecycle(s, image, version, reason, who, now_ms))
     }
 }

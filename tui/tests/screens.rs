@@ -891,3 +891,245 @@ fn responses_screen_lists_the_audit_table_and_thaw_asks_first() {
     }
     assert_eq!(h.app.visible_responses().len(), 1);
 }
+
+fn type_into_prompt(h: &mut Harness, text: &str) {
+    for c in text.chars() {
+        let k = crossterm::event::KeyEvent::from(crossterm::event::KeyCode::Char(c));
+        assert!(h.app.prompt_input(&k, &mut h.store));
+    }
+}
+
+fn press(h: &mut Harness, code: crossterm::event::KeyCode) {
+    let k = crossterm::event::KeyEvent::from(code);
+    h.app.prompt_input(&k, &mut h.store);
+}
+
+/// The profile screen's signals panel (Tab, Tab), the open-signal counts on the tree, and
+/// Enter on a signal selecting its node.
+#[test]
+fn profile_signals_panel_marks_and_learning_progress() {
+    let mut h = Harness::new();
+    h.act(&[Action::Open]);
+    let s = h.screen();
+    assert!(
+        s.contains("/usr/sbin/nginx  ⚑2"),
+        "the shell signals under nginx (bash is not in the profile): {s}"
+    );
+    assert!(s.contains("/bin/sh  ⚑1"), "{s}");
+    assert!(
+        s.contains("Learning: new nodes, last") && s.contains("kernel") && s.contains("never"),
+        "{s}"
+    );
+    let pv = h.app.profile.as_ref().unwrap();
+    let progress = pv.progress.as_ref().unwrap();
+    assert_eq!(progress.merged_snapshots, 20);
+    assert_eq!(progress.nodes, pv.summary.nodes);
+    h.act(&[Action::FocusNext, Action::FocusNext]);
+    let s = h.screen();
+    assert!(s.contains("Signals (3 open of 3)"), "{s}");
+    assert!(s.contains("profile-anomaly"), "{s}");
+    insta::assert_snapshot!("profile_signals", s);
+    // the oldest signal is the common shell: Enter selects /bin/sh in the tree
+    h.act(&[Action::Bottom, Action::Open]);
+    let pv = h.app.profile.as_ref().unwrap();
+    assert_eq!(pv.tree.selected().unwrap().label, "/bin/sh");
+    assert_eq!(pv.focus, wsprof_tui::app::ProfileFocus::Tree);
+}
+
+/// From the profile's snapshots panel into one snapshot's own tree: what it brought first
+/// is marked, commonality is the profile's.
+#[test]
+fn snapshot_drill_down_from_the_profile() {
+    let mut h = Harness::new();
+    h.act(&[Action::Open, Action::FocusNext, Action::Bottom]);
+    let sel = {
+        let pv = h.app.profile.as_ref().unwrap();
+        pv.snapshots[pv.snapshot_sel].id.clone()
+    };
+    assert_eq!(sel, "snap-nginx-000", "oldest last");
+    h.act(&[Action::Open]);
+    assert_eq!(h.app.screen, Screen::Snapshot);
+    h.act(&[Action::Down]);
+    let s = h.screen();
+    assert!(s.contains("snapshot snap-nginx-000"), "{s}");
+    assert!(s.contains("merged, #1 in ingest order"), "{s}");
+    assert!(s.contains("9 first seen here"), "{s}");
+    assert!(s.contains("75% /bin/sh  +new"), "{s}");
+    insta::assert_snapshot!("snapshot", s);
+    // a snapshot kept after Stable brought nothing
+    h.act(&[Action::Back]);
+    assert_eq!(h.app.screen, Screen::Profile);
+    assert!(h.app.snapshot.is_none());
+    h.act(&[Action::Top, Action::ViewSnapshot]);
+    let s = h.screen();
+    assert!(
+        s.contains("snap-nginx-023") && s.contains("kept, not merged"),
+        "{s}"
+    );
+    assert!(s.contains("0 first seen here"), "{s}");
+    assert!(!s.contains("  +new"), "{s}");
+}
+
+/// From a signal in the queue to the snapshot window it happened in, its node selected and
+/// marked; a signal whose window was not stored says so.
+#[test]
+fn signal_jumps_to_the_snapshot_window_with_its_node_selected() {
+    let mut store = fixture();
+    // container 1's snapshot 22 covers T0+37.8M .. T0+39.6M
+    let c = container(1, "nginx", "1.25.3");
+    let curl = ev(
+        &c,
+        &["/usr/sbin/nginx", "/bin/sh", "/usr/bin/curl"],
+        &["curl", "-fs", "localhost/healthz"],
+        EventKind::Exec,
+        T0 + 39_000_000,
+    );
+    store
+        .add_signal(
+            &NewSignal::from_event(
+                &curl,
+                SignalKind::Rule,
+                "network-tool-in-web-server",
+                "low",
+                "T1105",
+                "curl ran in a web server".into(),
+            ),
+            T0,
+        )
+        .unwrap();
+    let mut h = Harness::on(store);
+    h.act(&[Action::Signals, Action::Bottom]);
+    let sig = h.app.selected_signal().unwrap().clone();
+    assert_eq!(sig.rule_id, "network-tool-in-web-server");
+    h.act(&[Action::ViewSnapshot]);
+    assert_eq!(h.app.screen, Screen::Snapshot, "{}", h.app.message);
+    let sv = h.app.snapshot.as_ref().unwrap();
+    assert_eq!(sv.detail.snapshot.id, "snap-nginx-022");
+    assert_eq!(sv.tree.selected().unwrap().label, "/usr/bin/curl");
+    let s = h.screen();
+    assert!(s.contains(&format!("◆ signal #{}", sig.id)), "{s}");
+    assert!(s.contains("kept, not merged"), "{s}");
+    insta::assert_snapshot!("snapshot_from_signal", s);
+    // back to the queue; the anomaly (after every stored window) has none
+    h.act(&[Action::Back]);
+    assert_eq!(h.app.screen, Screen::Signals);
+    h.act(&[Action::Top, Action::ViewSnapshot]);
+    assert_eq!(h.app.screen, Screen::Signals);
+    assert!(
+        h.app
+            .message
+            .contains("no snapshot was stored for the window"),
+        "{}",
+        h.app.message
+    );
+}
+
+/// Promote and reset from the keyboard: a confirmation names the profile and asks why;
+/// Esc cancels; the status, the images screen and the audit trail follow; u undoes.
+#[test]
+fn promote_reset_and_undo_from_the_keyboard_with_confirmation() {
+    use crossterm::event::KeyCode;
+    let mut h = Harness::new();
+    // redis 7.2.4 (Learning) is the last row
+    h.act(&[Action::Bottom, Action::Promote]);
+    let p = h.app.prompt.as_ref().expect("a confirmation");
+    assert_eq!((p.image.as_str(), p.version.as_str()), ("redis", "7.2.4"));
+    press(&mut h, KeyCode::Enter);
+    assert!(
+        h.app
+            .prompt
+            .as_ref()
+            .unwrap()
+            .error
+            .contains("type why first"),
+        "no reason, no promote"
+    );
+    type_into_prompt(&mut h, "cache tier, behaviour fixed");
+    let s = h.screen();
+    assert!(s.contains("Promote redis:7.2.4 to Stable?"), "{s}");
+    insta::assert_snapshot!("promote_prompt", s);
+    press(&mut h, KeyCode::Enter);
+    assert!(h.app.prompt.is_none());
+    assert!(
+        h.app.message.contains("redis:7.2.4 promoted to Stable"),
+        "{}",
+        h.app.message
+    );
+    assert_eq!(
+        h.store.profile_status("redis", "7.2.4").unwrap(),
+        Some(model::ProfileStatus::Stable)
+    );
+    let s = h.screen();
+    assert!(s.contains("stable*"), "{s}");
+    assert!(
+        s.contains("promoted to Stable by alice") && s.contains("cache tier, behaviour fixed"),
+        "{s}"
+    );
+    let d = &h.store.decisions(1).unwrap()[0];
+    assert_eq!(
+        (d.action.as_str(), d.who.as_str(), d.profile.as_deref()),
+        ("promote", "alice", Some("redis:7.2.4"))
+    );
+    // promote again: refused at once, no prompt
+    h.act(&[Action::Promote]);
+    assert!(h.app.prompt.is_none());
+    assert!(
+        h.app.message.contains("already Stable"),
+        "{}",
+        h.app.message
+    );
+    // u: undo, confirmed
+    h.act(&[Action::Undo]);
+    let s = h.screen();
+    assert!(s.contains("Undo promote #1 of redis:7.2.4?"), "{s}");
+    press(&mut h, KeyCode::Enter);
+    assert_eq!(
+        h.store.profile_status("redis", "7.2.4").unwrap(),
+        Some(model::ProfileStatus::Learning)
+    );
+    // reset nginx (Stable) from its profile screen: Esc cancels, then confirmed
+    h.act(&[Action::Top, Action::Open, Action::ResetLearning]);
+    assert!(h.app.prompt.is_some());
+    press(&mut h, KeyCode::Esc);
+    assert!(h.app.prompt.is_none() && h.app.message == "cancelled");
+    assert_eq!(
+        h.store.profile_status("nginx", "1.25.3").unwrap(),
+        Some(model::ProfileStatus::Stable)
+    );
+    h.act(&[Action::ResetLearning]);
+    type_into_prompt(&mut h, "new release config");
+    press(&mut h, KeyCode::Enter);
+    assert!(
+        h.app.message.contains("reset to Learning"),
+        "{}",
+        h.app.message
+    );
+    let pv = h.app.profile.as_ref().unwrap();
+    assert_eq!(
+        (pv.summary.status.as_str(), pv.summary.snapshots),
+        ("learning", 0)
+    );
+    assert!(pv.summary.status_manual);
+    assert_eq!(pv.summary.archived_snapshots, 24);
+    let s = h.screen();
+    assert!(s.contains("LEARNING*"), "{s}");
+    assert!(s.contains("archived (reset #2)"), "{s}");
+    assert!(s.contains("no snapshot merged yet"), "{s}");
+    // it learns again: the first snapshot brings everything, snapshot 30 a DNS name
+    let settings = LifecycleSettings {
+        stable_after_snapshots: 20,
+        stable_after_ms: i64::MAX,
+    };
+    let again: Vec<Snapshot> = (24..=31).map(nginx_snapshot).collect();
+    h.store.ingest_snapshots(&again, &settings).unwrap();
+    h.app.refresh(&mut h.store).unwrap();
+    let pv = h.app.profile.as_ref().unwrap();
+    let steps = &pv.progress.as_ref().unwrap().steps;
+    assert_eq!(steps.len(), 8);
+    assert_eq!(steps[0].new.total(), 8, "everything is new again");
+    assert_eq!(steps[6].new.dns, 1, "snapshot 30 asks a DNS name");
+    let s = h.screen();
+    assert!(s.contains("dns     ······█·"), "{s}");
+    assert!(s.contains("LEARNING*"), "{s}");
+    insta::assert_snapshot!("profile_after_reset", s);
+}

@@ -6,8 +6,10 @@ mod help;
 mod images;
 pub mod outliers;
 mod profile;
+mod prompt;
 mod responses;
 mod signals;
+mod snapshot;
 mod suppressions;
 pub mod text;
 
@@ -53,6 +55,7 @@ pub fn list_rows_area(app: &App, size: Rect) -> Rect {
         Screen::Profile => profile::list_rows(body),
         Screen::Diff => diff::list_rows(body),
         Screen::Outliers => outliers::list_rows(body),
+        Screen::Snapshot => snapshot::list_rows(body),
     }
 }
 
@@ -154,6 +157,7 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Suppressions => suppressions::draw(f, app, a.body),
         Screen::Diff => diff::draw(f, app, a.body),
         Screen::Outliers => outliers::draw(f, app, a.body),
+        Screen::Snapshot => snapshot::draw(f, app, a.body),
         Screen::Responses => responses::draw(f, app, a.body),
     }
     draw_footer(f, app, a.footer);
@@ -163,6 +167,9 @@ pub fn draw(f: &mut Frame, app: &App) {
     }
     if app.help {
         help::draw(f, app, a.body);
+    }
+    if let Some(p) = &app.prompt {
+        prompt::draw(f, p, a.body);
     }
 }
 
@@ -195,7 +202,7 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
             || (screen == Screen::Images
                 && matches!(
                     app.screen,
-                    Screen::Profile | Screen::Diff | Screen::Outliers
+                    Screen::Profile | Screen::Diff | Screen::Outliers | Screen::Snapshot
                 ));
         let style = if on {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
@@ -224,6 +231,16 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw("  > "));
         spans.push(Span::styled(
             here,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let (Screen::Snapshot, Some(sv)) = (app.screen, &app.snapshot) {
+        spans.push(Span::raw("  > "));
+        spans.push(Span::styled(
+            format!(
+                "{}:{} > snapshot {}",
+                sv.detail.image, sv.detail.version, sv.detail.snapshot.id
+            ),
             Style::default().add_modifier(Modifier::BOLD),
         ));
     }
@@ -266,6 +283,7 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             parts.push(hint(A::Accept, "accept"));
             parts.push(hint(A::Reject, "reject"));
             parts.push(hint(A::ViewProfile, "profile"));
+            parts.push(hint(A::ViewSnapshot, "snapshot"));
             parts.push(hint(A::Freeze, "freeze"));
         }
         if app.screen == Screen::Responses {
@@ -279,6 +297,15 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
         }
         if matches!(app.screen, Screen::Images | Screen::Profile) {
             parts.push(hint(A::Outliers, "outliers"));
+        }
+        if app.screen == Screen::Profile {
+            parts.push(hint(A::FocusNext, "panel"));
+            parts.push(hint(A::ViewSnapshot, "snapshot"));
+        }
+        if matches!(app.screen, Screen::Images | Screen::Profile) {
+            parts.push(hint(A::Promote, "promote"));
+            parts.push(hint(A::ResetLearning, "reset"));
+            parts.push(hint(A::Undo, "undo"));
         }
         parts.push(hint(A::Quit, "quit"));
         Line::from(Span::styled(

@@ -175,7 +175,9 @@ const ATTACKS: &[Attack] = &[
     Attack {
         name: "mining pool looked up over DNS-over-TCP",
         tactic: "impact",
-        script: "nc -l -p 53 > /dev/null & sleep 0.5; printf \"$(cat /probe/query.txt)\" | nc -w 1 127.0.0.1 53",
+        // the listener may take a moment to bind on a busy host: retry the query
+        script: "nc -l -p 53 > /dev/null & for i in 1 2 3 4 5 6; do sleep 0.5; \
+                 printf \"$(cat /probe/query.txt)\" | nc -w 1 127.0.0.1 53 && break; done",
         rules: &["mining-pool-dns"],
         evidence: "xmr.pool.minexmr.com",
         options: &[],

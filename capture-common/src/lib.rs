@@ -250,13 +250,16 @@ pub struct KernelEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct DedupKey {
+    /// Per process: the process. Per lineage (`by_lineage == 1`): 0.
     pub tgid: u32,
     /// Low bits of the de-dup epoch (see [`CFG_DEDUP_EPOCH`]).
     pub epoch: u32,
-    /// Bumped per exec of the process, so a new program image reports its accesses again.
+    /// Per process: bumped per exec of the process, so a new program image reports its
+    /// accesses again. Per lineage: the uid (the lineage and cgroup are in `path_hash`).
     pub exec_gen: u32,
     pub kind: u16,
-    pub _pad: u16,
+    /// 1: the key is per lineage, not per process (see the kernel side's `LINEAGE` map).
+    pub by_lineage: u16,
     pub flags: u32,
     pub _pad2: u32,
     /// FNV-1a of the path bytes (and the second path for rename).

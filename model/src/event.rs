@@ -5,6 +5,7 @@
 //! event is recorded into a tree or turned into a signal.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The container an event came from, resolved to its image.
@@ -353,8 +354,8 @@ fn is_zero(v: &u16) -> bool {
 }
 
 /// The symbolic name of an errno a failed open reports (`EACCES`), or its number.
-pub fn errno_name(errno: u16) -> String {
-    let name = match errno {
+pub fn errno_name(errno: u16) -> Cow<'static, str> {
+    Cow::Borrowed(match errno {
         1 => "EPERM",
         2 => "ENOENT",
         13 => "EACCES",
@@ -362,9 +363,8 @@ pub fn errno_name(errno: u16) -> String {
         21 => "EISDIR",
         30 => "EROFS",
         40 => "ELOOP",
-        _ => return format!("errno {errno}"),
-    };
-    name.to_string()
+        _ => return Cow::Owned(format!("errno {errno}")),
+    })
 }
 
 /// One event of one workload.

@@ -263,7 +263,7 @@ impl Field {
             (Field::OpenError, K::Open { errno, .. }) => Some(Value::Str(if *errno == 0 {
                 Cow::Borrowed("")
             } else {
-                Cow::Owned(errno_name(*errno))
+                errno_name(*errno)
             })),
             (Field::UnlinkFilePath, K::Unlink { path }) => s(path),
             (Field::UnlinkFileName, K::Unlink { path }) => s(base_name(path)),

@@ -175,18 +175,19 @@ const ATTACKS: &[Attack] = &[
     Attack {
         name: "mining pool looked up over DNS-over-TCP",
         tactic: "impact",
-        // the listener may take a moment to bind on a busy host: retry the query
+        // the listener may take a moment to bind on a busy host: retry the query. The query
+        // comes from a file, so nc sends it in one write (a pipe from printf could split it
+        // after its first byte, which is no DNS-over-TCP framing a client uses).
         script: "nc -l -p 53 > /dev/null & for i in 1 2 3 4 5 6; do sleep 0.5; \
-                 printf \"$(cat /probe/query.txt)\" | nc -w 1 127.0.0.1 53 && break; done",
+                 nc -w 1 127.0.0.1 53 < /probe/query.bin && break; done",
         rules: &["mining-pool-dns"],
         evidence: "xmr.pool.minexmr.com",
         options: &[],
     },
 ];
 
-/// A DNS-over-TCP query (2-byte length, header, one A question for `name`) as the octal
-/// escapes busybox `printf` understands.
-fn tcp_dns_query(name: &str) -> String {
+/// A DNS-over-TCP query: 2-byte length, header, one A question for `name`.
+fn tcp_dns_query(name: &str) -> Vec<u8> {
     let mut msg: Vec<u8> = vec![0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0];
     for label in name.split('.') {
         msg.push(label.len() as u8);
@@ -195,7 +196,7 @@ fn tcp_dns_query(name: &str) -> String {
     msg.extend_from_slice(&[0, 0, 1, 0, 1]);
     let mut framed = (msg.len() as u16).to_be_bytes().to_vec();
     framed.extend(msg);
-    framed.iter().map(|b| format!("\\{b:03o}")).collect()
+    framed
 }
 
 /// Build the static probe (tests/probe/probe.c) into `dir`, with the DNS query beside it.
@@ -212,11 +213,29 @@ fn build_probe(dir: &std::path::Path) {
         "building the probe: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    std::fs::write(dir.join("query.txt"), tcp_dns_query("xmr.pool.minexmr.com")).unwrap();
+    std::fs::write(dir.join("query.bin"), tcp_dns_query("xmr.pool.minexmr.com")).unwrap();
 }
 
-/// The interactive-session scenario: `podman exec` into a running container.
-const SESSION: &str = "interactive session (podman exec ... id)";
+/// The interactive-session scenario: `podman exec` into a running container (its script is
+/// the exec the test makes, not one the container runs).
+static SESSION: Attack = Attack {
+    name: "interactive session (podman exec ... id)",
+    tactic: "execution",
+    script: "",
+    rules: &["interactive-session-into-container"],
+    evidence: "[exec session]",
+    options: &[],
+};
+
+/// Scenario `i`: the attacks, then the session.
+fn attack_at(i: usize) -> &'static Attack {
+    ATTACKS.get(i).unwrap_or(&SESSION)
+}
+
+/// The container scenario `i` ran in.
+fn target<'a>(i: usize, attackers: &'a [String], session: &'a str) -> &'a str {
+    attackers.get(i).map_or(session, String::as_str)
+}
 
 struct Outcome {
     fired: Vec<String>,
@@ -308,12 +327,9 @@ fn every_attack_raises_its_rule_and_benign_replays_raise_nothing() {
         loop {
             let seen = first_seen.lock().unwrap();
             let done = (0..total).all(|i| {
-                let (id, rules): (&str, &[&str]) = if i < ATTACKS.len() {
-                    (attackers[i].as_str(), ATTACKS[i].rules)
-                } else {
-                    (session.as_str(), &["interactive-session-into-container"])
-                };
-                rules
+                let id = target(i, &attackers, &session);
+                attack_at(i)
+                    .rules
                     .iter()
                     .any(|r| seen.contains_key(&(id.to_string(), r.to_string())))
             });
@@ -328,18 +344,11 @@ fn every_attack_raises_its_rule_and_benign_replays_raise_nothing() {
         (attackers, session, signals)
     });
     let seen = first_seen.into_inner().unwrap();
-    let wanted = |i: usize| -> (&str, &[&str]) {
-        if i < ATTACKS.len() {
-            (attackers[i].as_str(), ATTACKS[i].rules)
-        } else {
-            (session.as_str(), &["interactive-session-into-container"])
-        }
-    };
     let list = signals.as_array().unwrap().clone();
 
     // what fired per container, and how long after the action's event
     let outcome = |i: usize| -> Outcome {
-        let (id, rules) = wanted(i);
+        let (id, rules) = (target(i, &attackers, &session), attack_at(i).rules);
         let theirs: Vec<&serde_json::Value> =
             list.iter().filter(|s| s["container_id"] == id).collect();
         let mut fired: Vec<String> = theirs
@@ -371,18 +380,15 @@ fn every_attack_raises_its_rule_and_benign_replays_raise_nothing() {
     );
     let mut missed = Vec::new();
     for i in 0..total {
-        let (scenario, tactic, rules, evidence) = if let Some(a) = ATTACKS.get(i) {
-            (a.name, a.tactic, a.rules, a.evidence)
-        } else {
-            (
-                SESSION,
-                "execution",
-                &["interactive-session-into-container"][..],
-                "[exec session]",
-            )
-        };
+        let Attack {
+            name: scenario,
+            tactic,
+            rules,
+            evidence,
+            ..
+        } = attack_at(i);
         let o = outcome(i);
-        let (id, _) = wanted(i);
+        let id = target(i, &attackers, &session);
         let has_evidence = list.iter().any(|s| {
             s["container_id"] == id
                 && rules.iter().any(|r| s["rule_id"] == *r)

@@ -759,15 +759,16 @@ impl Engine {
     /// kernel executed.
     fn self_exec_path(&self, pid: u32, cgroup: u64, argv0: Option<&str>) -> Option<String> {
         let caller = self.procs.info(pid, cgroup)?;
+        // A script's process runs its interpreter: that is the file re-executed.
+        let running = caller.interpreter.unwrap_or(caller.exec_path);
         let argv0 = argv0.unwrap_or("");
         if argv0.starts_with('/') {
             return Some(argv0.to_string());
         }
         if argv0.is_empty() || argv0.contains('/') {
-            return Some(caller.exec_path);
+            return Some(running);
         }
-        let dir = caller
-            .exec_path
+        let dir = running
             .rsplit_once('/')
             .map(|(d, _)| d)
             .unwrap_or("");

@@ -9,7 +9,8 @@
 //! - a static helper that re-execs itself through /proc/self/exe with argv[0] = /bin/cat is
 //!   recorded under its own path (on a bind-mounted volume: /h/identity);
 //! - a memfd exec and an exec of a deleted file are marked fileless by the kernel and raise
-//!   `exec-from-memfd` and `exec-of-deleted-binary`.
+//!   `exec-from-memfd` and `exec-of-deleted-binary`;
+//! - a `#!` script keeps its own path, with the interpreter the kernel ran beside it.
 //!
 //! The helper (tests/probe/identity.c) is built with `cc -static` (gcc + libc6-dev:
 //! scripts/setup.sh). Without root, BTF, podman or cc it prints why and skips; with CI=true
@@ -118,7 +119,9 @@ fn exec_paths_name_the_file_the_kernel_ran() {
     run_web_with(
         names[2],
         &["-v", &volume],
-        "sleep 1; /h/identity memfd > /dev/null; /h/identity deleted /tmp/gone > /dev/null; sleep 8",
+        "sleep 1; /h/identity memfd > /dev/null; /h/identity deleted /tmp/gone > /dev/null; \
+         printf '#!/bin/sh\\ncat /etc/hostname\\n' > /tmp/job.sh; chmod +x /tmp/job.sh; \
+         /tmp/job.sh > /dev/null; sleep 8",
     );
     std::thread::sleep(Duration::from_secs(4));
     // `podman exec` runs the renamed busybox right after runc's own init re-exec (busybox
@@ -193,6 +196,18 @@ fn exec_paths_name_the_file_the_kernel_ran() {
         .unwrap_or_else(|| panic!("no exec-of-deleted-binary signal; profile: {keys:#?}"));
     assert_eq!(s["process"]["exec_path"], "/tmp/gone (deleted)", "{s}");
     assert_eq!(s["process"]["fileless"], true, "{s}");
+    // (d) a `#!` script: the script's path, with the interpreter the kernel ran beside it;
+    // busybox applets it runs keep their names (re-exec of the interpreter, not the script)
+    assert!(
+        has("p:/bin/sh|p:/tmp/job.sh|p:/bin/cat|f:/etc/hostname"),
+        "{keys:#?}"
+    );
+    let s = signals_of("exec-from-temp-dir", &db, &log)
+        .into_iter()
+        .find(|s| s["process"]["exec_path"] == "/tmp/job.sh")
+        .unwrap_or_else(|| panic!("no exec-from-temp-dir signal for /tmp/job.sh"));
+    assert_eq!(s["process"]["interpreter"], "/bin/sh", "{s}");
+    assert!(s["process"].get("fileless").is_none(), "{s}");
     // nothing else is fileless
     for rule in ["exec-from-memfd", "exec-of-deleted-binary"] {
         for s in signals_of(rule, &db, &log) {

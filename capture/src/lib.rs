@@ -55,7 +55,7 @@ pub enum CaptureError {
     #[error("the kernel rejected eBPF program `{program}`: {reason}")]
     ProgramRejected { program: String, reason: String },
     /// The kernel's BTF lacks a struct member the programs read (named in the message).
-    #[error("{0}")]
+    #[error("{0} (live capture reads it to name executed files)")]
     Btf(String),
     #[error("loading the eBPF programs failed: {0}")]
     Load(String),
@@ -768,10 +768,7 @@ impl Engine {
         if argv0.is_empty() || argv0.contains('/') {
             return Some(running);
         }
-        let dir = running
-            .rsplit_once('/')
-            .map(|(d, _)| d)
-            .unwrap_or("");
+        let dir = running.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         Some(format!("{dir}/{argv0}"))
     }
 
@@ -858,5 +855,147 @@ fn exe_hash(path: &str) -> String {
             format!("exe-{h:016x}")
         }
         Err(_) => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that knows no container (its events update the process table only).
+    fn engine() -> Engine {
+        Engine::new(
+            &CaptureOptions::default(),
+            PathBuf::from("/nonexistent-cgroup-root"),
+            1,
+            "test-host".into(),
+        )
+    }
+
+    /// Processes that do not exist here, so nothing is read from /proc for them.
+    const PID: u32 = 3_999_001;
+    const CG: u64 = 77;
+
+    fn put(buf: &mut [u8], s: &[u8]) {
+        buf[..s.len()].copy_from_slice(s);
+    }
+
+    /// An exec record: `file` is the kernel's path as components, leaf first.
+    fn exec(filename: &str, argv: &[&str], file: Option<&[&str]>, flags: u16) -> RawEvent {
+        let mut e = ExecEvent {
+            hdr: Header {
+                kind: KIND_EXEC,
+                flags,
+                tgid: PID,
+                tid: PID,
+                cgroup_id: CG,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        put(&mut e.filename, filename.as_bytes());
+        let args: Vec<u8> = argv
+            .iter()
+            .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+            .collect();
+        put(&mut e.argv, &args);
+        e.argc = argv.len() as u32;
+        e.argv_len = args.len() as u32;
+        if let Some(comps) = file {
+            let bytes: Vec<u8> = comps
+                .iter()
+                .flat_map(|c| [c.as_bytes(), b"\0"].concat())
+                .collect();
+            put(&mut e.file_path, &bytes);
+            e.file_path_len = bytes.len() as u32;
+            e.hdr.flags |= FLAG_EXEC_FILE;
+            e.file_ino = 1000 + comps.len() as u64;
+            e.file_dev = 8 << 20;
+        }
+        RawEvent::Exec(Box::new(e))
+    }
+
+    fn info(e: &Engine) -> Option<model::ProcessInfo> {
+        e.procs.info(PID, CG)
+    }
+
+    #[test]
+    fn exec_records_are_named_by_the_kernels_file() {
+        let mut e = engine();
+        e.handle(&exec("/bin/sh", &["sh"], Some(&["sh", "bin"]), 0));
+        assert_eq!(info(&e).unwrap().exec_path, "/bin/sh");
+        // /proc/self/exe with a false argv[0]; no root to look in: the kernel's path
+        e.handle(&exec(
+            "/proc/self/exe",
+            &["/usr/sbin/sshd"],
+            Some(&["helper", "tmp"]),
+            0,
+        ));
+        let p = info(&e).unwrap();
+        assert_eq!(p.exec_path, "/tmp/helper");
+        assert_eq!(p.args, vec!["/usr/sbin/sshd"], "argv stays what was passed");
+        // a memfd: marked by the kernel, shown as /proc/PID/exe shows it
+        e.handle(&exec(
+            "/dev/fd/3",
+            &["cat"],
+            Some(&["memfd:payload"]),
+            FLAG_FILELESS | FLAG_EXEC_FILE_DETACHED,
+        ));
+        let p = info(&e).unwrap();
+        assert_eq!(p.exec_path, "/memfd:payload (deleted)");
+        assert!(p.fileless);
+        assert_eq!(p.ancestors, vec!["/tmp/helper", "/bin/sh"]);
+        // a script: its path, the interpreter beside it (not fileless any more)
+        let mut s = exec("/tmp/job.sh", &["/tmp/job.sh"], Some(&["sh", "bin"]), 0);
+        if let RawEvent::Exec(x) = &mut s {
+            put(&mut x.interp, b"/bin/sh");
+        }
+        e.handle(&s);
+        let p = info(&e).unwrap();
+        assert_eq!(p.exec_path, "/tmp/job.sh");
+        assert_eq!(p.interpreter.as_deref(), Some("/bin/sh"));
+        assert!(!p.fileless);
+        // a name the caller passed that is not the executed file (no root to show it is a
+        // link): the kernel's path
+        e.handle(&exec(
+            "/bin/innocent",
+            &["innocent"],
+            Some(&["evil", "tmp"]),
+            0,
+        ));
+        assert_eq!(info(&e).unwrap().exec_path, "/tmp/evil");
+        assert!(e.identity.renamed >= 2);
+    }
+
+    #[test]
+    fn without_the_kernels_file_the_callers_name_is_used() {
+        let mut e = engine();
+        e.handle(&exec("/bin/sh", &["sh"], None, 0));
+        e.handle(&exec("/proc/self/exe", &["cat"], None, 0));
+        let p = info(&e).unwrap();
+        assert_eq!(
+            p.exec_path, "/bin/cat",
+            "argv[0] beside the caller (fallback)"
+        );
+        assert_eq!(p.ancestors, vec!["/bin/sh"]);
+    }
+
+    #[test]
+    fn a_process_re_executing_its_own_file_before_the_workload_is_glue() {
+        let mut e = engine();
+        let mut again = exec(
+            "/dev/fd/6",
+            &["runc", "init"],
+            Some(&[]),
+            FLAG_EXEC_FILE_DETACHED,
+        );
+        if let RawEvent::Exec(x) = &mut again {
+            x.prev_ino = x.file_ino;
+            x.prev_dev = x.file_dev;
+        }
+        e.handle(&again);
+        assert!(info(&e).is_none(), "runc init is glue");
+        e.handle(&exec("/bin/sh", &["sh"], Some(&["busybox", "bin"]), 0));
+        assert_eq!(info(&e).unwrap().lineage(), vec!["/bin/busybox"]);
     }
 }

@@ -272,6 +272,9 @@ pub struct FileEvent {
     /// Syscall return value: >= 0 on success; -errno for the failed opens the kernel side
     /// sends (permission errors, missing files under sensitive directories).
     pub ret: i32,
+    /// Bytes of `path` / `path2` the kernel copied, the NUL included (0: none).
+    pub path_len: u32,
+    pub path2_len: u32,
     pub path: [u8; PATH_LEN],
     /// Rename target.
     pub path2: [u8; PATH_LEN],
@@ -382,7 +385,7 @@ const _: () = assert!(
 );
 const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 24 * 4);
 const _: () = assert!(core::mem::size_of::<ProcEvent>() == 48);
-const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 24 + 2 * PATH_LEN);
+const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 32 + 2 * PATH_LEN);
 const _: () = assert!(core::mem::size_of::<NetEvent>() == 64);
 const _: () = assert!(core::mem::size_of::<DnsEvent>() == 48 + DNS_LEN);
 const _: () = assert!(core::mem::size_of::<KernelEvent>() == 64 + PATH_LEN + SRC_LEN + FSTYPE_LEN);

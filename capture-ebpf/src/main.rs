@@ -50,6 +50,13 @@ static PENDING_EXEC: LruHashMap<u32, ExecEvent> = LruHashMap::with_max_entries(2
 /// Exec generation per tgid (de-dup key part).
 #[map]
 static EXEC_GEN: LruHashMap<u32, u32> = LruHashMap::with_max_entries(65536, 0);
+/// Lineage hash per task: the program images of the process and its ancestors since the
+/// first one capture saw (a root seen without a known parent is salted with its own pid, so
+/// two unrelated process trees never share one). Inherited at fork, extended at exec. The
+/// profile keys a node by this lineage (plus the path), so accesses by different processes
+/// of the same lineage are the same node: they are sent once per snapshot window.
+#[map]
+static LINEAGE: LruHashMap<u32, u64> = LruHashMap::with_max_entries(65536, 0);
 #[map]
 static DEDUP: LruHashMap<DedupKey, u8> = LruHashMap::with_max_entries(65536, 0);
 /// fd passed to connect(), per thread id, for the cgroup connect program.
@@ -115,9 +122,24 @@ fn fill_hdr(h: &mut Header, kind: u16) {
     h.ts_ns = unsafe { bpf_ktime_get_ns() };
 }
 
+/// Bytes waiting in the ring buffer above which a record wakes the reader at once; below
+/// it no record wakes it and the reader drains on its own short timer (see capture's
+/// `DRAIN_EVERY`). A wake-up per record cost a context switch (and the pipeline's thread
+/// hand-offs) per event: at a few thousand events a second that alone slowed a web server
+/// by tens of percent on two cores.
+const WAKE_AT_BYTES: u64 = 256 * 1024;
+const BPF_RB_NO_WAKEUP: u64 = 1;
+const BPF_RB_FORCE_WAKEUP: u64 = 2;
+const BPF_RB_AVAIL_DATA: u64 = 0;
+
 #[inline(always)]
 fn emit<T: 'static>(ev: &T, kind: u16) {
-    match EVENTS.output::<T>(ev, 0) {
+    let wake = if EVENTS.query(BPF_RB_AVAIL_DATA) >= WAKE_AT_BYTES {
+        BPF_RB_FORCE_WAKEUP
+    } else {
+        BPF_RB_NO_WAKEUP
+    };
+    match EVENTS.output::<T>(ev, wake) {
         Ok(()) => count(COUNTER_SENT + kind as u32),
         Err(_) => count(COUNTER_DROPPED + kind as u32),
     }
@@ -129,12 +151,13 @@ fn arg(ctx: &TracePointContext, i: usize) -> u64 {
     unsafe { ctx.read_at::<u64>(16 + 8 * i) }.unwrap_or(0)
 }
 
-/// Copy a user C string into `dst` (PATH_LEN); returns true when truncated.
+/// Copy a user C string into `dst` (PATH_LEN); the bytes copied with the NUL (0: none).
+/// `n == PATH_LEN` means it was (probably) truncated.
 #[inline(always)]
-fn read_user_path(src: u64, dst: &mut [u8; PATH_LEN]) -> bool {
+fn read_user_path(src: u64, dst: &mut [u8; PATH_LEN]) -> u32 {
     dst[0] = 0;
     if src == 0 {
-        return false;
+        return 0;
     }
     let n = unsafe {
         bpf_probe_read_user_str(
@@ -143,10 +166,11 @@ fn read_user_path(src: u64, dst: &mut [u8; PATH_LEN]) -> bool {
             src as *const c_void,
         )
     };
-    if n < 0 {
+    if n <= 0 {
         dst[0] = 0;
+        return 0;
     }
-    n >= PATH_LEN as i64
+    n as u32
 }
 
 #[inline(always)]
@@ -167,17 +191,31 @@ fn read_user_str<const N: usize>(src: u64, dst: &mut [u8; N]) {
     }
 }
 
+/// FNV-style hash of the first `len - 1` bytes of `p` (the string without its NUL), a word
+/// at a time: 32 steps at most instead of 256 (bytes past the string are masked off; the
+/// buffer is reused, so they are stale).
 #[inline(always)]
-fn hash_path(mut h: u64, p: &[u8; PATH_LEN]) -> u64 {
-    for i in 0..PATH_LEN {
-        let b = p[i];
-        if b == 0 {
+fn hash_path(mut h: u64, p: &[u8; PATH_LEN], len: u32) -> u64 {
+    let n = (len.saturating_sub(1) as usize).min(PATH_LEN);
+    let words = p.as_ptr() as *const u64;
+    for i in 0..PATH_LEN / 8 {
+        let at = i * 8;
+        if at >= n {
             break;
         }
-        h ^= b as u64;
-        h = h.wrapping_mul(FNV_PRIME);
+        let mut w = unsafe { core::ptr::read_unaligned(words.add(i)) };
+        let left = n - at;
+        if left < 8 {
+            w &= (1u64 << (left * 8)) - 1;
+        }
+        h = (h ^ w).wrapping_mul(FNV_PRIME);
     }
-    h
+    h ^ n as u64
+}
+
+#[inline(always)]
+fn mix(a: u64, b: u64) -> u64 {
+    (a ^ b.wrapping_mul(0x9e37_79b9_7f4a_7c15)).wrapping_mul(FNV_PRIME)
 }
 
 // ---------------------------------------------------------------- process lifecycle
@@ -272,10 +310,17 @@ fn exec_record(old_pid: u32) -> Result<*mut ExecEvent, u32> {
 }
 
 #[inline(always)]
-fn exec_sent(ev: &ExecEvent, old_pid: u32) {
+/// `name_len`: the bytes of `ev.filename` copied (NUL included), for the lineage hash.
+fn exec_sent(ev: &ExecEvent, old_pid: u32, name_len: u32) {
     emit::<ExecEvent>(ev, KIND_EXEC);
     let _ = PENDING_EXEC.remove(&old_pid);
     let tgid = ev.hdr.tgid;
+    let parent = match unsafe { LINEAGE.get(&tgid) } {
+        Some(l) => *l,
+        None => mix(0x6c69_6e65_6167_6521, tgid as u64),
+    };
+    let lineage = hash_path(parent, &ev.filename, name_len);
+    let _ = LINEAGE.insert(&tgid, &lineage, 0);
     let gen = unsafe { EXEC_GEN.get(&tgid) }.copied().unwrap_or(0);
     let _ = EXEC_GEN.insert(&tgid, &(gen.wrapping_add(1)), 0);
 }
@@ -316,7 +361,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<u32, u32> {
     ev.file_nlink = 0;
     ev.file_ino = 0;
     ev.file_dev = 0;
-    exec_sent(ev, old_pid);
+    exec_sent(ev, old_pid, if n > 0 { n as u32 } else { 0 });
     Ok(0)
 }
 
@@ -375,6 +420,7 @@ fn try_exec_file(ctx: &RawTracePointContext) -> Result<(), ()> {
     // The name the caller asked for, and a script's interpreter.
     let filename = kptr(bprm, o.bprm_filename);
     ev.filename[0] = 0;
+    let mut name_len: u32 = 0;
     if filename != 0 {
         let n = unsafe {
             bpf_probe_read_kernel_str(
@@ -383,6 +429,9 @@ fn try_exec_file(ctx: &RawTracePointContext) -> Result<(), ()> {
                 filename as *const c_void,
             )
         };
+        if n > 0 {
+            name_len = n as u32;
+        }
         if n >= PATH_LEN as i64 {
             flags |= FLAG_PATH_TRUNCATED;
         }
@@ -474,7 +523,7 @@ fn try_exec_file(ctx: &RawTracePointContext) -> Result<(), ()> {
         flags |= FLAG_EXEC_FILE | end;
     }
     ev.hdr.flags = flags;
-    exec_sent(ev, old_pid);
+    exec_sent(ev, old_pid, name_len);
     Ok(())
 }
 
@@ -489,6 +538,11 @@ pub fn sched_process_fork(ctx: TracePointContext) -> u32 {
     fill_hdr(&mut ev.hdr, KIND_FORK);
     ev.a = child;
     ev.b = ev.hdr.tgid;
+    let parent = ev.hdr.tgid;
+    if let Some(l) = unsafe { LINEAGE.get(&parent) } {
+        let l = *l;
+        let _ = LINEAGE.insert(&child, &l, 0);
+    }
     emit::<ProcEvent>(&ev, KIND_FORK);
     0
 }
@@ -505,6 +559,10 @@ pub fn sched_process_exit(_ctx: TracePointContext) -> u32 {
     if ev.b == 1 {
         let tgid = ev.hdr.tgid;
         let _ = EXEC_GEN.remove(&tgid);
+        let _ = LINEAGE.remove(&tgid);
+    } else {
+        let tid = ev.hdr.tid;
+        let _ = LINEAGE.remove(&tid);
     }
     emit::<ProcEvent>(&ev, KIND_EXIT);
     0
@@ -582,14 +640,20 @@ fn file_enter(ctx: &TracePointContext, a: &FileArgs) -> Result<u32, u32> {
         u32::MAX
     };
     ev.ret = 0;
+    ev.path2_len = 0;
     if a.path < 0 {
         // fchmod/fchown: the file is the fd in `dfd`; user space names it.
         ev.path[0] = 0;
-    } else if read_user_path(arg(ctx, a.path as usize), &mut ev.path) {
-        ev.hdr.flags |= FLAG_PATH_TRUNCATED;
+        ev.path_len = 0;
+    } else {
+        ev.path_len = read_user_path(arg(ctx, a.path as usize), &mut ev.path);
+        if ev.path_len >= PATH_LEN as u32 {
+            ev.hdr.flags |= FLAG_PATH_TRUNCATED;
+        }
     }
     if a.path2 >= 0 {
-        if read_user_path(arg(ctx, a.path2 as usize), &mut ev.path2) {
+        ev.path2_len = read_user_path(arg(ctx, a.path2 as usize), &mut ev.path2);
+        if ev.path2_len >= PATH_LEN as u32 {
             ev.hdr.flags |= FLAG_PATH2_TRUNCATED;
         }
         // The target's own dirfd (`dfd2`) is not sent: user space resolves a relative target
@@ -860,24 +924,46 @@ fn try_file_exit(ctx: &TracePointContext) -> Result<u32, u32> {
     let ret: i64 = unsafe { ctx.read_at::<i64>(16) }.unwrap_or(-1);
     if ret >= 0 || (ev.hdr.kind == KIND_OPEN && failed_open_worth_sending(ret, &ev.path)) {
         ev.ret = ret as i32;
-        let mut h = hash_path(FNV_OFFSET, &ev.path);
+        let mut h = hash_path(FNV_OFFSET, &ev.path, ev.path_len);
         if ret < 0 {
             // A failed attempt and a later success are two different events.
             h ^= 0x5bd1_e995_0000_0000 | (-ret) as u64;
         }
         if ev.hdr.kind == KIND_RENAME {
-            h = hash_path(h ^ 0xff, &ev.path2);
+            h = hash_path(h ^ 0xff, &ev.path2, ev.path2_len);
         }
         let tgid = ev.hdr.tgid;
-        let key = DedupKey {
-            tgid,
-            epoch: cfg(CFG_DEDUP_EPOCH) as u32,
-            exec_gen: unsafe { EXEC_GEN.get(&tgid) }.copied().unwrap_or(0),
-            kind: ev.hdr.kind,
-            _pad: 0,
-            flags: ev.flags,
-            _pad2: ev.dfd as u32,
-            path_hash: h,
+        let epoch = cfg(CFG_DEDUP_EPOCH) as u32;
+        // An absolute path from a process of known lineage: one send per (lineage, uid,
+        // cgroup, access, path) and window, whichever process of the lineage made it.
+        // Otherwise (a relative path, which depends on the cwd, or a process capture saw no
+        // exec of) per process image, as before.
+        let lineage = if ev.path[0] == b'/' {
+            unsafe { LINEAGE.get(&tgid) }.copied()
+        } else {
+            None
+        };
+        let key = match lineage {
+            Some(l) => DedupKey {
+                tgid: 0,
+                epoch,
+                exec_gen: ev.hdr.uid,
+                kind: ev.hdr.kind,
+                _pad: 1,
+                flags: ev.flags,
+                _pad2: 0,
+                path_hash: mix(mix(h, l), ev.hdr.cgroup_id),
+            },
+            None => DedupKey {
+                tgid,
+                epoch,
+                exec_gen: unsafe { EXEC_GEN.get(&tgid) }.copied().unwrap_or(0),
+                kind: ev.hdr.kind,
+                _pad: 0,
+                flags: ev.flags,
+                _pad2: ev.dfd as u32,
+                path_hash: h,
+            },
         };
         if unsafe { DEDUP.get(&key) }.is_some() {
             count(COUNTER_DEDUP);

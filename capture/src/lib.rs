@@ -16,6 +16,7 @@
 
 pub mod btf;
 pub mod convert;
+pub mod freezer;
 pub mod identity;
 pub mod loader;
 pub mod procs;
@@ -169,7 +170,8 @@ impl Capture {
     pub fn start(opts: CaptureOptions) -> Result<Capture, CaptureError> {
         loader::preflight(opts.mount_tracefs)?;
         let cgroup_root = resolve::cgroup2_mount().ok_or(CaptureError::NoCgroup2)?;
-        let (mut bpf, attached) = loader::load_and_attach(&cgroup_root)?;
+        let (mut bpf, mut attached) = loader::load_and_attach(&cgroup_root)?;
+        let file_exit_links = std::mem::take(&mut attached.file_exit_links);
         let host_cgroup = std::fs::metadata(&cgroup_root)
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
             .map_err(|_| CaptureError::NoCgroup2)?;
@@ -226,8 +228,12 @@ impl Capture {
             std::thread::Builder::new()
                 .name("wsprof-capture".into())
                 .spawn(move || {
+                    let programs = Programs {
+                        bpf,
+                        file_exit_links,
+                    };
                     let r = run_loop(
-                        bpf, ring, config, counters, engine, tx, &stop, &cut, &stats, opts,
+                        programs, ring, config, counters, engine, tx, &stop, &cut, &stats, opts,
                     );
                     if let Err(e) = &r {
                         tracing::error!("capture stopped: {e}");
@@ -316,9 +322,19 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// The loaded object and the links stopping detaches itself (see [`detach`]).
+struct Programs {
+    bpf: aya::Ebpf,
+    file_exit_links: Vec<loader::FileExitLinkId>,
+}
+
+/// How often the ring buffer is drained when no backlog wakes the reader (milliseconds):
+/// the most an event waits before rules and the profile see it.
+const DRAIN_EVERY_MS: i32 = 20;
+
 #[allow(clippy::too_many_arguments)]
 fn run_loop(
-    bpf: aya::Ebpf,
+    programs: Programs,
     mut ring: RingBuf<MapData>,
     mut config: Array<MapData, u64>,
     counters: PerCpuArray<MapData, u64>,
@@ -359,7 +375,9 @@ fn run_loop(
             revents: 0,
         };
         if !stopping {
-            unsafe { libc::poll(&mut pfd, 1, 100) };
+            // The kernel side wakes us only when a backlog builds; otherwise drain on a
+            // short timer, so events are handled in batches.
+            unsafe { libc::poll(&mut pfd, 1, DRAIN_EVERY_MS) };
         }
         while let Some(item) = ring.next() {
             let decoded = decode(&item);
@@ -421,7 +439,7 @@ fn run_loop(
             let _ = config.set(CFG_READY, 0, 0);
             let t = Instant::now();
             drop(ring);
-            detach(bpf);
+            detach(programs);
             tracing::info!(
                 ms = t.elapsed().as_millis() as u64,
                 "eBPF programs detached"
@@ -433,8 +451,29 @@ fn run_loop(
 
 /// Detach and unload every program at once: each detach waits for a kernel grace period
 /// (about 70 ms here), so one after the other 59 programs took 4 s; in parallel the waits
-/// overlap.
-fn detach(mut bpf: aya::Ebpf) {
+/// overlap. The shared `sys_exit_file` program has one link per file syscall: its links are
+/// taken out and dropped (detached) each on its own thread too, or its unload would detach
+/// them one after the other.
+fn detach(programs: Programs) {
+    let Programs {
+        mut bpf,
+        file_exit_links,
+    } = programs;
+    let links: Vec<_> = match bpf
+        .program_mut("sys_exit_file")
+        .and_then(|p| <&mut aya::programs::TracePoint>::try_from(p).ok())
+    {
+        Some(p) => file_exit_links
+            .into_iter()
+            .filter_map(|id| p.take_link(id).ok())
+            .collect(),
+        None => Vec::new(),
+    };
+    std::thread::scope(|scope| {
+        for link in links {
+            scope.spawn(move || drop(link));
+        }
+    });
     std::thread::scope(|scope| {
         for (name, prog) in bpf.programs_mut() {
             scope.spawn(move || {

@@ -258,11 +258,16 @@ fn rejected(program: &str, e: ProgramError) -> CaptureError {
     }
 }
 
+pub type FileExitLinkId = aya::programs::trace_point::TracePointLinkId;
+
 /// Which programs got attached (for stats and logs).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Attached {
     pub attached: Vec<String>,
     pub skipped: Vec<String>,
+    /// The links of the one `sys_exit_file` program (one per file syscall), so stopping
+    /// can detach them in parallel rather than one grace period after the other.
+    pub file_exit_links: Vec<FileExitLinkId>,
 }
 
 /// The exec program: `raw_tp/sched_process_exec` (the executed file's own path, from
@@ -373,7 +378,8 @@ pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureEr
                 att.skipped.push(format!("syscalls/{name}"));
                 continue;
             }
-            p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            let link = p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            att.file_exit_links.push(link);
             att.attached.push(format!("syscalls/{name}"));
         }
     }

@@ -184,6 +184,20 @@ impl NetClass {
         }
     }
 
+    /// The class named by [`NetClass::as_str`].
+    pub fn parse(s: &str) -> Option<NetClass> {
+        [
+            NetClass::Loopback,
+            NetClass::Private,
+            NetClass::LinkLocal,
+            NetClass::Public,
+            NetClass::Unspecified,
+            NetClass::Unix,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
     /// Classify an IPv4 or IPv6 address given as text.
     pub fn of_addr(addr: &str) -> NetClass {
         use std::net::IpAddr;

@@ -572,6 +572,10 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
              ALTER TABLE snapshots DROP COLUMN tags_json; ALTER TABLE snapshots DROP COLUMN image_digest;
              ALTER TABLE signals DROP COLUMN tags_json; ALTER TABLE signals DROP COLUMN image_digest;
              ALTER TABLE suppressions DROP COLUMN scope_tag;
+             ALTER TABLE snapshots DROP COLUMN ingest_seq; ALTER TABLE snapshots DROP COLUMN reset_id;
+             DROP TABLE lifecycle_changes; DROP TABLE lifecycle_archive;
+             DROP SEQUENCE snapshot_seq; DROP SEQUENCE lifecycle_change_ids;
+             DROP TABLE responses; DROP SEQUENCE response_ids;
              DELETE FROM schema_migrations WHERE version >= 2; CHECKPOINT;",
         )
         .unwrap();
@@ -743,4 +747,50 @@ fn a_suppression_scoped_to_a_namespace_hides_only_that_namespace() {
     let all = s.suppress(shop, "alice", "y", None, 40).unwrap();
     assert_eq!(all.scope, None);
     assert!(!all.expression.contains("container.tags"));
+}
+
+#[test]
+fn responses_are_kept_newest_first_after_an_upgrade_from_version_6() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.duckdb");
+    drop(Store::open(&path).unwrap());
+    // a store as wsprof left it before responses existed
+    {
+        let c = duckdb::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE responses; DROP SEQUENCE response_ids;
+             DELETE FROM schema_migrations WHERE version > 6; CHECKPOINT;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    let row = |at: i64, action: store::ResponseAction, error: &str| store::ResponseRow {
+        id: 0,
+        at_ms: at,
+        who: "alice (uid 1000)".into(),
+        action,
+        container_id: "ab".repeat(32),
+        image: "web".into(),
+        version: "1.0".into(),
+        signal_id: Some(7),
+        cgroup_path: "/sys/fs/cgroup/x".into(),
+        method: "cgroup v2".into(),
+        outcome: if error.is_empty() { "ok" } else { "error" }.into(),
+        error: error.into(),
+        reason: "contain".into(),
+    };
+    let a = s
+        .record_response(&row(10, store::ResponseAction::Freeze, ""))
+        .unwrap();
+    let b = s
+        .record_response(&row(20, store::ResponseAction::Thaw, "gone"))
+        .unwrap();
+    assert_eq!((a.id, b.id), (1, 2));
+    let got = s.responses(10).unwrap();
+    assert_eq!(got, vec![b.clone(), a.clone()], "newest first, as stored");
+    assert!(got[1].ok() && !got[0].ok());
+    assert_eq!(s.reader().unwrap().responses(1).unwrap(), vec![b]);
+    drop(s);
+    // kept across a reopen
+    assert_eq!(Store::open(&path).unwrap().responses(10).unwrap().len(), 2);
 }

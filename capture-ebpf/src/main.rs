@@ -47,6 +47,11 @@ static PENDING_FILE: LruHashMap<u32, FileEvent> = LruHashMap::with_max_entries(8
 /// argv captured at execve entry, per thread id (the pre-exec tid = `old_pid`).
 #[map]
 static PENDING_EXEC: LruHashMap<u32, ExecEvent> = LruHashMap::with_max_entries(2048, 0);
+/// (inode, device) of the file a thread ran when it entered execve: kept for every process,
+/// host ones included, since a process may change cgroup during its exec (runc's init is
+/// moved into the container while it re-executes itself).
+#[map]
+static PREV_EXE: LruHashMap<u32, [u64; 2]> = LruHashMap::with_max_entries(4096, 0);
 /// Exec generation per tgid (de-dup key part).
 #[map]
 static EXEC_GEN: LruHashMap<u32, u32> = LruHashMap::with_max_entries(65536, 0);
@@ -236,6 +241,7 @@ pub fn sys_enter_execveat(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_exec_enter(ctx: &TracePointContext, argv_idx: usize) -> Result<u32, u32> {
+    remember_prev_exe();
     if skip() {
         return Ok(0);
     }
@@ -273,18 +279,6 @@ fn try_exec_enter(ctx: &TracePointContext, argv_idx: usize) -> Result<u32, u32> 
     ev.argc = argc;
     ev.argv_len = off as u32;
     ev.hdr.flags = flags;
-    // The file the process runs before this exec, to tell a re-exec of itself.
-    ev.prev_ino = 0;
-    ev.prev_dev = 0;
-    if let Some(o) = KOFFSETS.get(0) {
-        if o.ready != 0 {
-            let task = unsafe { bpf_get_current_task() };
-            let exe = kptr(kptr(task, o.task_mm), o.mm_exe_file);
-            let (ino, dev) = inode_id(kptr(exe, o.file_inode), o);
-            ev.prev_ino = ino;
-            ev.prev_dev = dev;
-        }
-    }
     let tid = bpf_get_current_pid_tgid() as u32;
     let _ = PENDING_EXEC.insert(&tid, &*ev, 0);
     Ok(0)
@@ -301,8 +295,6 @@ fn exec_record(old_pid: u32) -> Result<*mut ExecEvent, u32> {
                 (*p).argc = 0;
                 (*p).argv_len = 0;
                 (*p).hdr.flags = 0;
-                (*p).prev_ino = 0;
-                (*p).prev_dev = 0;
             }
             p
         }
@@ -363,6 +355,23 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<u32, u32> {
     ev.file_dev = 0;
     exec_sent(ev, old_pid, if n > 0 { n as u32 } else { 0 });
     Ok(0)
+}
+
+/// Remember the file the current thread runs (see [`PREV_EXE`]).
+#[inline(always)]
+fn remember_prev_exe() {
+    if cfg(CFG_READY) == 0 {
+        return;
+    }
+    let Some(o) = KOFFSETS.get(0) else { return };
+    if o.ready == 0 {
+        return;
+    }
+    let task = unsafe { bpf_get_current_task() };
+    let exe = kptr(kptr(task, o.task_mm), o.mm_exe_file);
+    let (ino, dev) = inode_id(kptr(exe, o.file_inode), o);
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let _ = PREV_EXE.insert(&tid, &[ino, dev as u64], 0);
 }
 
 /// A kernel pointer at `base + off` (0 when unreadable).
@@ -447,6 +456,19 @@ fn try_exec_file(ctx: &RawTracePointContext) -> Result<(), ()> {
             )
         };
     }
+
+    // The file the process ran before (0s when its execve entry was not seen).
+    match unsafe { PREV_EXE.get(&old_pid) } {
+        Some(prev) => {
+            ev.prev_ino = prev[0];
+            ev.prev_dev = prev[1] as u32;
+        }
+        None => {
+            ev.prev_ino = 0;
+            ev.prev_dev = 0;
+        }
+    }
+    let _ = PREV_EXE.remove(&old_pid);
 
     // The executed file: its link count and its path, leaf first, up to the process's root.
     let file = kptr(bprm, o.bprm_file);

@@ -739,7 +739,9 @@ impl Engine {
             h.flags & FLAG_EXEC_FILE_TRUNCATED != 0,
         );
         let file_id = (e.file_ino != 0).then(|| procs::FileId::from_kernel(e.file_dev, e.file_ino));
-        let same_file = e.file_ino != 0 && (e.prev_ino, e.prev_dev) == (e.file_ino, e.file_dev);
+        let same_file = (e.file_ino != 0 && e.prev_ino != 0)
+            .then(|| (e.prev_ino, e.prev_dev) == (e.file_ino, e.file_dev));
+        let requested_magic = identity::is_magic_link(&requested);
         // Names are judged per container and shared per image (see identity::Scope).
         let host = h.cgroup_id == self.host_cgroup;
         let image = match (!host).then(|| self.resolver.cgroup(h.cgroup_id, h.tgid)) {
@@ -778,6 +780,7 @@ impl Engine {
                 path: name,
                 file_id,
                 same_file,
+                requested_magic,
                 fileless: false,
                 interpreter: Some(interpreter),
             };
@@ -788,6 +791,7 @@ impl Engine {
             fileless: file.fileless,
             file_id,
             same_file,
+            requested_magic,
             interpreter: None,
         }
     }

@@ -63,8 +63,12 @@ pub struct ExecImage {
     pub path: String,
     /// Which file the kernel executed (None without kernel identity).
     pub file_id: Option<FileId>,
-    /// The kernel saw the process execute the very file it was running.
-    pub same_file: bool,
+    /// Whether the kernel saw the process execute the very file it was running (None: the
+    /// kernel did not see the file it ran before, e.g. its execve entry happened in an
+    /// ignored cgroup).
+    pub same_file: Option<bool>,
+    /// The caller named the file by an open fd or /proc/self/exe (`/dev/fd/N`).
+    pub requested_magic: bool,
     /// The kernel marked the file as having no link left.
     pub fileless: bool,
     /// A script's interpreter.
@@ -135,8 +139,12 @@ impl ProcTable {
         // host) or of a file with no link left (runc's memfd clone of itself); without it,
         // the form of the name (/proc/self/exe, /dev/fd/N, /memfd:). Its first other exec
         // starts the workload's tree, whatever the program is called.
-        let reexec = image.same_file || (image.file_id.is_some() && image.file_id == previous);
-        let by_form = image.file_id.is_none() && is_runtime_exec(&image.path);
+        let reexec =
+            image.same_file == Some(true) || (image.file_id.is_some() && image.file_id == previous);
+        // The form of the name only where the kernel could not tell (no identity, or the
+        // file run before is unknown).
+        let unknown = image.file_id.is_none() || (image.same_file.is_none() && previous.is_none());
+        let by_form = unknown && (image.requested_magic || is_runtime_exec(&image.path));
         if !workload && (reexec || image.fileless || by_form) {
             tracing::debug!(
                 pid,
@@ -595,13 +603,33 @@ mod tests {
         let again = ExecImage {
             path: "/dev/fd/6".into(),
             file_id: Some(runc),
-            same_file: true,
+            same_file: Some(true),
             ..Default::default()
         };
         t.on_exec(70, 7, again, vec![], 0, 0);
         assert!(t.info(70, 7).is_none(), "the kernel's same-file mark: glue");
         t.on_exec(70, 7, kernel("/bin/sh", copy, false), vec![], 0, 0);
         assert_eq!(t.info(70, 7).unwrap().lineage(), vec!["/bin/sh"]);
+        // the kernel did not see what it ran before (its execve entry was in the host's
+        // cgroup): an fd exec before the workload is glue by its form
+        let mut t = ProcTable::default();
+        let unseen = ExecImage {
+            path: "/usr/sbin/runc".into(),
+            file_id: Some(runc),
+            same_file: None,
+            requested_magic: true,
+            ..Default::default()
+        };
+        t.on_exec(80, 7, unseen.clone(), vec![], 0, 0);
+        assert!(t.info(80, 7).is_none(), "unknown before, fd exec: glue");
+        // known not to be the same file: the form does not matter
+        let mut t = ProcTable::default();
+        let other = ExecImage {
+            same_file: Some(false),
+            ..unseen
+        };
+        t.on_exec(81, 7, other, vec![], 0, 0);
+        assert_eq!(t.info(81, 7).unwrap().lineage(), vec!["/usr/sbin/runc"]);
     }
 
     /// A process found running is named like a live exec: its argv[0] only when that names

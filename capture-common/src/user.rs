@@ -7,6 +7,7 @@ use crate::*;
 unsafe impl aya::Pod for ProcEvent {}
 unsafe impl aya::Pod for Header {}
 unsafe impl aya::Pod for DedupKey {}
+unsafe impl aya::Pod for KernelOffsets {}
 
 /// One decoded ring-buffer record.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,15 +13,17 @@
 use aya_ebpf::{
     bindings::bpf_sock_addr,
     helpers::{
-        bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_user,
+        bpf_get_current_pid_tgid, bpf_get_current_uid_gid, bpf_probe_read_kernel,
+        bpf_probe_read_user,
         generated::{
-            bpf_get_current_cgroup_id, bpf_ktime_get_ns, bpf_probe_read_kernel_str,
-            bpf_probe_read_user as raw_read_user, bpf_probe_read_user_str,
+            bpf_get_current_cgroup_id, bpf_get_current_task, bpf_ktime_get_ns,
+            bpf_probe_read_kernel_str, bpf_probe_read_user as raw_read_user,
+            bpf_probe_read_user_str,
         },
     },
-    macros::{cgroup_sock_addr, map, tracepoint},
+    macros::{cgroup_sock_addr, map, raw_tracepoint, tracepoint},
     maps::{Array, LruHashMap, PerCpuArray, RingBuf},
-    programs::{SockAddrContext, TracePointContext},
+    programs::{RawTracePointContext, SockAddrContext, TracePointContext},
     EbpfContext,
 };
 use capture_common::*;
@@ -34,6 +36,9 @@ const NONE: i8 = -1;
 static EVENTS: RingBuf = RingBuf::with_byte_size(16 * 1024 * 1024, 0);
 #[map]
 static CONFIG: Array<u64> = Array::with_max_entries(CFG_LEN, 0);
+/// Kernel struct member offsets for the exec identity walk (from BTF, written at load).
+#[map]
+static KOFFSETS: Array<KernelOffsets> = Array::with_max_entries(1, 0);
 #[map]
 static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTERS_LEN, 0);
 /// File syscall in flight, per thread id.
@@ -42,6 +47,11 @@ static PENDING_FILE: LruHashMap<u32, FileEvent> = LruHashMap::with_max_entries(8
 /// argv captured at execve entry, per thread id (the pre-exec tid = `old_pid`).
 #[map]
 static PENDING_EXEC: LruHashMap<u32, ExecEvent> = LruHashMap::with_max_entries(2048, 0);
+/// (inode, device) of the file a thread ran when it entered execve: kept for every process,
+/// host ones included, since a process may change cgroup during its exec (runc's init is
+/// moved into the container while it re-executes itself).
+#[map]
+static PREV_EXE: LruHashMap<u32, [u64; 2]> = LruHashMap::with_max_entries(4096, 0);
 /// Exec generation per tgid (de-dup key part).
 #[map]
 static EXEC_GEN: LruHashMap<u32, u32> = LruHashMap::with_max_entries(65536, 0);
@@ -231,6 +241,7 @@ pub fn sys_enter_execveat(ctx: TracePointContext) -> u32 {
 
 #[inline(always)]
 fn try_exec_enter(ctx: &TracePointContext, argv_idx: usize) -> Result<u32, u32> {
+    remember_prev_exe();
     if skip() {
         return Ok(0);
     }
@@ -273,6 +284,41 @@ fn try_exec_enter(ctx: &TracePointContext, argv_idx: usize) -> Result<u32, u32> 
     Ok(0)
 }
 
+/// The pending exec of `old_pid` (argv from the execve entry), or a fresh scratch record.
+#[inline(always)]
+fn exec_record(old_pid: u32) -> Result<*mut ExecEvent, u32> {
+    Ok(match PENDING_EXEC.get_ptr_mut(&old_pid) {
+        Some(p) => p,
+        None => {
+            let p = SCRATCH_EXEC.get_ptr_mut(0).ok_or(1u32)?;
+            unsafe {
+                (*p).argc = 0;
+                (*p).argv_len = 0;
+                (*p).hdr.flags = 0;
+            }
+            p
+        }
+    })
+}
+
+#[inline(always)]
+/// `name_len`: the bytes of `ev.filename` copied (NUL included), for the lineage hash.
+fn exec_sent(ev: &ExecEvent, old_pid: u32, name_len: u32) {
+    emit::<ExecEvent>(ev, KIND_EXEC);
+    let _ = PENDING_EXEC.remove(&old_pid);
+    let tgid = ev.hdr.tgid;
+    let parent = match unsafe { LINEAGE.get(&tgid) } {
+        Some(l) => *l,
+        None => mix(0x6c69_6e65_6167_6521, tgid as u64),
+    };
+    let lineage = hash_path(parent, &ev.filename, name_len);
+    let _ = LINEAGE.insert(&tgid, &lineage, 0);
+    let gen = unsafe { EXEC_GEN.get(&tgid) }.copied().unwrap_or(0);
+    let _ = EXEC_GEN.insert(&tgid, &(gen.wrapping_add(1)), 0);
+}
+
+/// Fallback when the raw tracepoint below cannot be used: the exec path is the caller's
+/// file name only (no kernel identity).
 #[tracepoint]
 pub fn sched_process_exec(ctx: TracePointContext) -> u32 {
     match try_sched_exec(&ctx) {
@@ -285,19 +331,7 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<u32, u32> {
         return Ok(0);
     }
     let old_pid: u32 = unsafe { ctx.read_at::<u32>(16) }.map_err(|_| 1u32)?;
-    let ev = match PENDING_EXEC.get_ptr_mut(&old_pid) {
-        Some(p) => p,
-        None => {
-            let p = SCRATCH_EXEC.get_ptr_mut(0).ok_or(1u32)?;
-            unsafe {
-                (*p).argc = 0;
-                (*p).argv_len = 0;
-                (*p).hdr.flags = 0;
-            }
-            p
-        }
-    };
-    let ev = unsafe { &mut *ev };
+    let ev = unsafe { &mut *exec_record(old_pid)? };
     let argv_flags = ev.hdr.flags;
     fill_hdr(&mut ev.hdr, KIND_EXEC);
     ev.hdr.flags = argv_flags;
@@ -314,19 +348,205 @@ fn try_sched_exec(ctx: &TracePointContext) -> Result<u32, u32> {
     if n >= PATH_LEN as i64 {
         ev.hdr.flags |= FLAG_PATH_TRUNCATED;
     }
-    emit::<ExecEvent>(ev, KIND_EXEC);
-    let _ = PENDING_EXEC.remove(&old_pid);
-    let tgid = ev.hdr.tgid;
-    let parent = match unsafe { LINEAGE.get(&tgid) } {
-        Some(l) => *l,
-        None => mix(0x6c69_6e65_6167_6521, tgid as u64),
-    };
-    let len = if n > 0 { n as u32 } else { 0 };
-    let lineage = hash_path(parent, &ev.filename, len);
-    let _ = LINEAGE.insert(&tgid, &lineage, 0);
-    let gen = unsafe { EXEC_GEN.get(&tgid) }.copied().unwrap_or(0);
-    let _ = EXEC_GEN.insert(&tgid, &(gen.wrapping_add(1)), 0);
+    ev.interp[0] = 0;
+    ev.file_path_len = 0;
+    ev.file_nlink = 0;
+    ev.file_ino = 0;
+    ev.file_dev = 0;
+    exec_sent(ev, old_pid, if n > 0 { n as u32 } else { 0 });
     Ok(0)
+}
+
+/// Remember the file the current thread runs (see [`PREV_EXE`]).
+#[inline(always)]
+fn remember_prev_exe() {
+    if cfg(CFG_READY) == 0 {
+        return;
+    }
+    let Some(o) = KOFFSETS.get(0) else { return };
+    if o.ready == 0 {
+        return;
+    }
+    let task = unsafe { bpf_get_current_task() };
+    let exe = kptr(kptr(task, o.task_mm), o.mm_exe_file);
+    let (ino, dev) = inode_id(kptr(exe, o.file_inode), o);
+    let tid = bpf_get_current_pid_tgid() as u32;
+    let _ = PREV_EXE.insert(&tid, &[ino, dev as u64], 0);
+}
+
+/// A kernel pointer at `base + off` (0 when unreadable).
+#[inline(always)]
+fn kptr(base: u64, off: u32) -> u64 {
+    if base == 0 {
+        return 0;
+    }
+    unsafe { bpf_probe_read_kernel((base + off as u64) as *const u64) }.unwrap_or(0)
+}
+
+/// (inode number, device) of an inode (0s when unreadable).
+#[inline(always)]
+fn inode_id(inode: u64, o: &KernelOffsets) -> (u64, u32) {
+    if inode == 0 {
+        return (0, 0);
+    }
+    let sb = kptr(inode, o.inode_sb);
+    let dev = if sb == 0 {
+        0
+    } else {
+        unsafe { bpf_probe_read_kernel((sb + o.sb_dev as u64) as *const u32) }.unwrap_or(0)
+    };
+    (kptr(inode, o.inode_ino), dev)
+}
+
+/// `sched_process_exec` as a raw tracepoint: its arguments are the tracepoint's
+/// `(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`, so the executed file
+/// (`bprm->file`) is at hand: its path is walked up from the kernel's own dentries and
+/// mounts, whatever name or argv the caller used.
+#[raw_tracepoint(tracepoint = "sched_process_exec")]
+pub fn sched_process_exec_file(ctx: RawTracePointContext) -> i32 {
+    match try_exec_file(&ctx) {
+        Ok(()) | Err(()) => 0,
+    }
+}
+
+fn try_exec_file(ctx: &RawTracePointContext) -> Result<(), ()> {
+    if skip() {
+        return Ok(());
+    }
+    let o = *KOFFSETS.get(0).ok_or(())?;
+    if o.ready == 0 {
+        return Ok(());
+    }
+    let task: u64 = ctx.arg(0);
+    let old_pid: u64 = ctx.arg(1);
+    let bprm: u64 = ctx.arg(2);
+    let old_pid = old_pid as u32;
+    let ev = unsafe { &mut *exec_record(old_pid).map_err(|_| ())? };
+    let argv_flags = ev.hdr.flags;
+    fill_hdr(&mut ev.hdr, KIND_EXEC);
+    let mut flags = argv_flags;
+
+    // The name the caller asked for, and a script's interpreter.
+    let filename = kptr(bprm, o.bprm_filename);
+    ev.filename[0] = 0;
+    let mut name_len: u32 = 0;
+    if filename != 0 {
+        let n = unsafe {
+            bpf_probe_read_kernel_str(
+                ev.filename.as_mut_ptr() as *mut c_void,
+                PATH_LEN as u32,
+                filename as *const c_void,
+            )
+        };
+        if n > 0 {
+            name_len = n as u32;
+        }
+        if n >= PATH_LEN as i64 {
+            flags |= FLAG_PATH_TRUNCATED;
+        }
+    }
+    let interp = kptr(bprm, o.bprm_interp);
+    ev.interp[0] = 0;
+    if interp != 0 && interp != filename {
+        unsafe {
+            bpf_probe_read_kernel_str(
+                ev.interp.as_mut_ptr() as *mut c_void,
+                PATH_LEN as u32,
+                interp as *const c_void,
+            )
+        };
+    }
+
+    // The file the process ran before (0s when its execve entry was not seen).
+    match unsafe { PREV_EXE.get(&old_pid) } {
+        Some(prev) => {
+            ev.prev_ino = prev[0];
+            ev.prev_dev = prev[1] as u32;
+        }
+        None => {
+            ev.prev_ino = 0;
+            ev.prev_dev = 0;
+        }
+    }
+    let _ = PREV_EXE.remove(&old_pid);
+
+    // The executed file: its link count and its path, leaf first, up to the process's root.
+    let file = kptr(bprm, o.bprm_file);
+    let mut dentry = kptr(file, o.file_dentry);
+    let mut vfsmnt = kptr(file, o.file_mnt);
+    ev.file_path_len = 0;
+    ev.file_nlink = 0;
+    ev.file_ino = 0;
+    ev.file_dev = 0;
+    if dentry != 0 && vfsmnt != 0 {
+        let inode = kptr(dentry, o.dentry_inode);
+        if inode != 0 {
+            let (ino, dev) = inode_id(inode, &o);
+            ev.file_ino = ino;
+            ev.file_dev = dev;
+            let nlink: u32 =
+                unsafe { bpf_probe_read_kernel((inode + o.inode_nlink as u64) as *const u32) }
+                    .unwrap_or(1);
+            ev.file_nlink = nlink;
+            if nlink == 0 {
+                flags |= FLAG_FILELESS;
+            }
+        }
+        let fs = kptr(task, o.task_fs);
+        let root_dentry = kptr(fs, o.fs_root_dentry);
+        let root_mnt = kptr(fs, o.fs_root_mnt);
+        let mut mount = vfsmnt - o.mount_mnt as u64;
+        const HALF: usize = FILE_PATH_LEN / 2;
+        let mut off: usize = 0;
+        // Stays set when the loop runs out before reaching a root.
+        let mut end = FLAG_EXEC_FILE_TRUNCATED;
+        for _ in 0..MAX_PATH_WALK {
+            if dentry == root_dentry && vfsmnt == root_mnt {
+                end = 0;
+                break;
+            }
+            let mnt_root = kptr(vfsmnt, o.vfsmount_root);
+            let parent = kptr(dentry, o.dentry_parent);
+            if dentry == mnt_root || parent == 0 {
+                // The root of this mount: go on from where it is mounted.
+                let up = kptr(mount, o.mount_parent);
+                if up == 0 || up == mount {
+                    end = FLAG_EXEC_FILE_DETACHED;
+                    break;
+                }
+                dentry = kptr(mount, o.mount_mountpoint);
+                mount = up;
+                vfsmnt = up + o.mount_mnt as u64;
+                continue;
+            }
+            if off >= HALF {
+                break;
+            }
+            let name = kptr(dentry, o.dentry_name);
+            let dst = unsafe { ev.file_path.as_mut_ptr().add(off & (HALF - 1)) };
+            let n = unsafe {
+                bpf_probe_read_kernel_str(dst as *mut c_void, HALF as u32, name as *const c_void)
+            };
+            if n <= 0 {
+                break;
+            }
+            // off < HALF and n <= HALF: the mask changes nothing but gives every path the
+            // same range, so the verifier prunes instead of following each one.
+            off = (off + n as usize) & (FILE_PATH_LEN - 1);
+            if parent == dentry {
+                // A root that is no mount's root: a pseudo file (memfd) or a dentry cut off
+                // from its tree.
+                end = FLAG_EXEC_FILE_DETACHED;
+                break;
+            }
+            dentry = parent;
+        }
+        ev.file_path_len = off as u32;
+        flags |= FLAG_EXEC_FILE | end;
+    }
+    ev.hdr.flags = flags;
+    exec_sent(ev, old_pid, name_len);
+    Ok(())
 }
 
 #[tracepoint]

@@ -219,6 +219,7 @@ impl<'a> ContainerRun<'a> {
                     uid: proc.uid,
                     gid: proc.gid,
                     ancestors: self.model.ancestors(op.proc),
+                    ..Default::default()
                 },
                 kind: fill_kind(&op.kind, &fill),
             };

@@ -65,6 +65,13 @@ pub struct ProcessInfo {
     /// Exec paths of the ancestors inside the container, nearest (parent) first.
     #[serde(default)]
     pub ancestors: Vec<String>,
+    /// The kernel marked the executed file as having no link left (`i_nlink == 0`): a
+    /// memfd or a deleted file. Set from the kernel, not from the path's text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fileless: bool,
+    /// For a `#!` script (`exec_path`), the interpreter the kernel ran for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
 }
 
 impl ProcessInfo {

@@ -506,6 +506,7 @@ mod tests {
                 uid: 0,
                 gid: 0,
                 ancestors: anc.iter().rev().map(|s| s.to_string()).collect(),
+                ..Default::default()
             },
             kind,
         }

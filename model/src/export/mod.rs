@@ -163,6 +163,7 @@ pub(crate) mod tests {
                 uid: 0,
                 gid: 0,
                 ancestors: anc.iter().rev().map(|s| s.to_string()).collect(),
+                ..Default::default()
             },
             kind,
         }

@@ -61,6 +61,9 @@ struct CaseEvent {
     /// A failed open's errno (0: the open succeeded).
     #[serde(default)]
     errno: u16,
+    /// The kernel marked the executable as having no link left (memfd, deleted).
+    #[serde(default)]
+    fileless: bool,
 }
 
 fn default_exe() -> String {
@@ -168,6 +171,8 @@ impl CaseEvent {
                 uid: self.uid,
                 gid: self.gid,
                 ancestors: self.ancestors.clone(),
+                fileless: self.fileless,
+                ..Default::default()
             },
             kind,
         }

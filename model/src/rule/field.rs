@@ -171,9 +171,12 @@ fields! {
     ExecFilePath = "exec.file.path": Str, ["exec"];
     ExecFileName = "exec.file.name": Str, ["exec"];
     ExecArgs = "exec.args": Args, ["exec"];
+    ExecFileless = "exec.fileless": Bool, ["exec"];
+    ExecInterpreterPath = "exec.interpreter.path": Str, ["exec"];
     ProcessFilePath = "process.file.path": Str, [];
     ProcessFileName = "process.file.name": Str, [];
     ProcessArgs = "process.args": Args, [];
+    ProcessFileless = "process.fileless": Bool, [];
     ProcessParentFilePath = "process.parent.file.path": Str, [];
     ProcessParentFileName = "process.parent.file.name": Str, [];
     ProcessAncestorsFileName = "process.ancestors.file.name": StrList, [];
@@ -244,7 +247,17 @@ impl Field {
             (Field::ExecFilePath, _) if exec => s(&p.exec_path),
             (Field::ExecFileName, _) if exec => s(p.file_name()),
             (Field::ExecArgs, _) if exec => Some(Value::Args(&p.args)),
-            (Field::ExecFilePath | Field::ExecFileName | Field::ExecArgs, _) => None,
+            (Field::ExecFileless, _) if exec => Some(Value::Bool(p.fileless)),
+            (Field::ExecInterpreterPath, _) if exec => p.interpreter.as_deref().and_then(s),
+            (
+                Field::ExecFilePath
+                | Field::ExecFileName
+                | Field::ExecArgs
+                | Field::ExecFileless
+                | Field::ExecInterpreterPath,
+                _,
+            ) => None,
+            (Field::ProcessFileless, _) => Some(Value::Bool(p.fileless)),
             (Field::ProcessFilePath, _) => s(&p.exec_path),
             (Field::ProcessFileName, _) => s(p.file_name()),
             (Field::ProcessArgs, _) => Some(Value::Args(&p.args)),

@@ -21,6 +21,7 @@ fn event(exe: &str, args: &[&str], ancestors: &[&str], kind: EventKind) -> Event
             uid: 33,
             gid: 33,
             ancestors: ancestors.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
         },
         kind,
     }

@@ -100,6 +100,12 @@ pub const FLAG_PATH2_TRUNCATED: u16 = 1 << 2;
 /// A DNS payload written to a TCP socket connected to port 53: it may start with the
 /// 2-byte message length of DNS over TCP (RFC 1035 4.2.2).
 pub const FLAG_DNS_TCP: u16 = 1 << 3;
+/// A file event's `path2` holds the kernel's path of the file the syscall acted on (an open's
+/// new fd, the fd of fchmod/fchown), NUL-separated components leaf first, walked at syscall
+/// exit from the `struct file`: what was opened, whatever the requested path said (a symlink,
+/// a relative path, a buffer a racing thread rewrote). The walk's end is told by
+/// [`FLAG_EXEC_FILE_TRUNCATED`] and [`FLAG_EXEC_FILE_DETACHED`], as for an exec.
+pub const FLAG_KERNEL_PATH: u16 = 1 << 4;
 // Exec identity (the high bits, kept apart from the flags of other kinds):
 /// [`ExecEvent::file_path`] holds the path of the file the kernel executed.
 pub const FLAG_EXEC_FILE: u16 = 1 << 12;
@@ -241,6 +247,12 @@ pub struct KernelOffsets {
     pub task_mm: u32,
     pub mm_exe_file: u32,
     pub file_inode: u32,
+    /// `task_struct.files`, `files_struct.fdt`, `fdtable.max_fds`, `fdtable.fd` (an fd's
+    /// `struct file`, for the kernel path of an opened file)
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdt_max_fds: u32,
+    pub fdt_fd: u32,
     pub ready: u32,
     pub _pad: u32,
 }
@@ -276,7 +288,8 @@ pub struct FileEvent {
     pub path_len: u32,
     pub path2_len: u32,
     pub path: [u8; PATH_LEN],
-    /// Rename target.
+    /// Rename target; for an open or an fd-based chmod/chown with [`FLAG_KERNEL_PATH`], the
+    /// kernel's path of the file (components, leaf first).
     pub path2: [u8; PATH_LEN],
 }
 
@@ -386,7 +399,7 @@ const _: () = assert!(core::mem::size_of::<Header>() == 40);
 const _: () = assert!(
     core::mem::size_of::<ExecEvent>() == 40 + 8 + 2 * PATH_LEN + ARGV_LEN + FILE_PATH_LEN + 32
 );
-const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 24 * 4);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 28 * 4);
 const _: () = assert!(core::mem::size_of::<ProcEvent>() == 48);
 const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 32 + 2 * PATH_LEN);
 const _: () = assert!(core::mem::size_of::<NetEvent>() == 64);

@@ -398,6 +398,110 @@ fn inode_id(inode: u64, o: &KernelOffsets) -> (u64, u32) {
     (kptr(inode, o.inode_ino), dev)
 }
 
+/// The path of a file (`dentry`, `vfsmnt`: a `struct file`'s `f_path`) walked up the kernel's
+/// own dentries and mounts to `task`'s root, into `out` as NUL-separated components, leaf
+/// first. Returns the bytes written and how the walk ended: 0 at the process's root,
+/// [`FLAG_EXEC_FILE_TRUNCATED`] when it ran out of steps or room before a root (a name longer
+/// than half of `out` is cut to fit, unmarked: telling it costs the verifier its pruning), [`FLAG_EXEC_FILE_DETACHED`] at a root that is not the process's (a memfd's
+/// internal mount, a pipe, a file of another mount namespace).
+#[inline(always)]
+fn walk_path<const N: usize>(
+    task: u64,
+    mut dentry: u64,
+    mut vfsmnt: u64,
+    o: &KernelOffsets,
+    out: &mut [u8; N],
+) -> (u32, u16) {
+    let half: usize = N / 2;
+    let fs = kptr(task, o.task_fs);
+    let root_dentry = kptr(fs, o.fs_root_dentry);
+    let root_mnt = kptr(fs, o.fs_root_mnt);
+    let mut mount = vfsmnt - o.mount_mnt as u64;
+    let mut off: usize = 0;
+    // Stays set when the loop runs out before reaching a root.
+    let mut end = FLAG_EXEC_FILE_TRUNCATED;
+    for _ in 0..MAX_PATH_WALK {
+        if dentry == root_dentry && vfsmnt == root_mnt {
+            end = 0;
+            break;
+        }
+        let mnt_root = kptr(vfsmnt, o.vfsmount_root);
+        let parent = kptr(dentry, o.dentry_parent);
+        if dentry == mnt_root || parent == 0 {
+            // The root of this mount: go on from where it is mounted.
+            let up = kptr(mount, o.mount_parent);
+            if up == 0 || up == mount {
+                end = FLAG_EXEC_FILE_DETACHED;
+                break;
+            }
+            dentry = kptr(mount, o.mount_mountpoint);
+            mount = up;
+            vfsmnt = up + o.mount_mnt as u64;
+            continue;
+        }
+        if off >= half {
+            break;
+        }
+        let name = kptr(dentry, o.dentry_name);
+        let dst = unsafe { out.as_mut_ptr().add(off & (half - 1)) };
+        let n = unsafe {
+            bpf_probe_read_kernel_str(dst as *mut c_void, half as u32, name as *const c_void)
+        };
+        if n <= 0 {
+            break;
+        }
+        // off < half and n <= half: the mask changes nothing but gives every path the same
+        // range, so the verifier prunes instead of following each one.
+        off = (off + n as usize) & (N - 1);
+        if parent == dentry {
+            // A root that is no mount's root: a pseudo file (memfd) or a dentry cut off from
+            // its tree.
+            end = FLAG_EXEC_FILE_DETACHED;
+            break;
+        }
+        dentry = parent;
+    }
+    (off as u32, end)
+}
+
+/// The `struct file` behind the current process's `fd` (0 when there is none).
+#[inline(always)]
+fn fd_file(fd: i64, o: &KernelOffsets) -> u64 {
+    if fd < 0 {
+        return 0;
+    }
+    let task = unsafe { bpf_get_current_task() };
+    let fdt = kptr(kptr(task, o.task_files), o.files_fdt);
+    if fdt == 0 {
+        return 0;
+    }
+    let max: u32 =
+        unsafe { bpf_probe_read_kernel((fdt + o.fdt_max_fds as u64) as *const u32) }.unwrap_or(0);
+    if fd as u64 >= max as u64 {
+        return 0;
+    }
+    let table = kptr(fdt, o.fdt_fd);
+    if table == 0 {
+        return 0;
+    }
+    unsafe { bpf_probe_read_kernel((table + fd as u64 * 8) as *const u64) }.unwrap_or(0)
+}
+
+/// The kernel's path of `file` into `ev.path2` ([`FLAG_KERNEL_PATH`]): what the syscall acted
+/// on, not what the caller's path said.
+#[inline(always)]
+fn kernel_path_of(file: u64, o: &KernelOffsets, ev: &mut FileEvent) {
+    let dentry = kptr(file, o.file_dentry);
+    let vfsmnt = kptr(file, o.file_mnt);
+    if dentry == 0 || vfsmnt == 0 {
+        return;
+    }
+    let task = unsafe { bpf_get_current_task() };
+    let (len, end) = walk_path(task, dentry, vfsmnt, o, &mut ev.path2);
+    ev.path2_len = len;
+    ev.hdr.flags |= FLAG_KERNEL_PATH | end;
+}
+
 /// `sched_process_exec` as a raw tracepoint: its arguments are the tracepoint's
 /// `(struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)`, so the executed file
 /// (`bprm->file`) is at hand: its path is walked up from the kernel's own dentries and
@@ -472,8 +576,8 @@ fn try_exec_file(ctx: &RawTracePointContext) -> Result<(), ()> {
 
     // The executed file: its link count and its path, leaf first, up to the process's root.
     let file = kptr(bprm, o.bprm_file);
-    let mut dentry = kptr(file, o.file_dentry);
-    let mut vfsmnt = kptr(file, o.file_mnt);
+    let dentry = kptr(file, o.file_dentry);
+    let vfsmnt = kptr(file, o.file_mnt);
     ev.file_path_len = 0;
     ev.file_nlink = 0;
     ev.file_ino = 0;
@@ -492,56 +596,8 @@ fn try_exec_file(ctx: &RawTracePointContext) -> Result<(), ()> {
                 flags |= FLAG_FILELESS;
             }
         }
-        let fs = kptr(task, o.task_fs);
-        let root_dentry = kptr(fs, o.fs_root_dentry);
-        let root_mnt = kptr(fs, o.fs_root_mnt);
-        let mut mount = vfsmnt - o.mount_mnt as u64;
-        const HALF: usize = FILE_PATH_LEN / 2;
-        let mut off: usize = 0;
-        // Stays set when the loop runs out before reaching a root.
-        let mut end = FLAG_EXEC_FILE_TRUNCATED;
-        for _ in 0..MAX_PATH_WALK {
-            if dentry == root_dentry && vfsmnt == root_mnt {
-                end = 0;
-                break;
-            }
-            let mnt_root = kptr(vfsmnt, o.vfsmount_root);
-            let parent = kptr(dentry, o.dentry_parent);
-            if dentry == mnt_root || parent == 0 {
-                // The root of this mount: go on from where it is mounted.
-                let up = kptr(mount, o.mount_parent);
-                if up == 0 || up == mount {
-                    end = FLAG_EXEC_FILE_DETACHED;
-                    break;
-                }
-                dentry = kptr(mount, o.mount_mountpoint);
-                mount = up;
-                vfsmnt = up + o.mount_mnt as u64;
-                continue;
-            }
-            if off >= HALF {
-                break;
-            }
-            let name = kptr(dentry, o.dentry_name);
-            let dst = unsafe { ev.file_path.as_mut_ptr().add(off & (HALF - 1)) };
-            let n = unsafe {
-                bpf_probe_read_kernel_str(dst as *mut c_void, HALF as u32, name as *const c_void)
-            };
-            if n <= 0 {
-                break;
-            }
-            // off < HALF and n <= HALF: the mask changes nothing but gives every path the
-            // same range, so the verifier prunes instead of following each one.
-            off = (off + n as usize) & (FILE_PATH_LEN - 1);
-            if parent == dentry {
-                // A root that is no mount's root: a pseudo file (memfd) or a dentry cut off
-                // from its tree.
-                end = FLAG_EXEC_FILE_DETACHED;
-                break;
-            }
-            dentry = parent;
-        }
-        ev.file_path_len = off as u32;
+        let (len, end) = walk_path(task, dentry, vfsmnt, &o, &mut ev.file_path);
+        ev.file_path_len = len;
         flags |= FLAG_EXEC_FILE | end;
     }
     ev.hdr.flags = flags;
@@ -951,6 +1007,27 @@ fn try_file_exit(ctx: &TracePointContext) -> Result<u32, u32> {
             // A failed attempt and a later success are two different events.
             h ^= 0x5bd1_e995_0000_0000 | (-ret) as u64;
         }
+        // The file the kernel acted on: an open's new fd, the fd of fchmod/fchown (or
+        // fchownat(fd, "", AT_EMPTY_PATH)). Its inode is part of the de-dup key, so the same
+        // requested path naming another file (a symlink re-pointed, a buffer a racing thread
+        // rewrote between this program's read and the kernel's) is sent again.
+        let kind = ev.hdr.kind;
+        let fd = if ret >= 0 && kind == KIND_OPEN {
+            ret
+        } else if ret >= 0 && (kind == KIND_CHMOD || kind == KIND_CHOWN) && ev.path_len <= 1 {
+            ev.dfd as i64
+        } else {
+            -1
+        };
+        let o = KOFFSETS.get(0);
+        let mut file: u64 = 0;
+        if let Some(o) = o {
+            if o.ready != 0 && fd >= 0 {
+                file = fd_file(fd, o);
+                let (ino, dev) = inode_id(kptr(file, o.file_inode), o);
+                h = mix(mix(h, ino), dev as u64);
+            }
+        }
         if ev.hdr.kind == KIND_RENAME {
             h = hash_path(h ^ 0xff, &ev.path2, ev.path2_len);
         }
@@ -991,6 +1068,12 @@ fn try_file_exit(ctx: &TracePointContext) -> Result<u32, u32> {
             count(COUNTER_DEDUP);
         } else {
             let _ = DEDUP.insert(&key, &1u8, 0);
+            // Walked only for what is sent (a few microseconds).
+            if let Some(o) = o {
+                if file != 0 {
+                    kernel_path_of(file, o, ev);
+                }
+            }
             emit::<FileEvent>(ev, ev.hdr.kind);
         }
     }

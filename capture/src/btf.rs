@@ -346,6 +346,10 @@ impl Btf {
             task_mm: self.offset_of("task_struct", "mm")?,
             mm_exe_file: self.offset_of("mm_struct", "exe_file")?,
             file_inode: self.offset_of("file", "f_inode")?,
+            task_files: self.offset_of("task_struct", "files")?,
+            files_fdt: self.offset_of("files_struct", "fdt")?,
+            fdt_max_fds: self.offset_of("fdtable", "max_fds")?,
+            fdt_fd: self.offset_of("fdtable", "fd")?,
             ready: 1,
             _pad: 0,
         })
@@ -497,6 +501,9 @@ mod tests {
             btf.offset_of("dentry", "d_name").unwrap() + 8
         );
         assert_eq!(o.ready, 1);
+        // `struct fdtable` starts { unsigned int max_fds; struct file **fd; ... }.
+        assert_eq!((o.fdt_max_fds, o.fdt_fd), (0, 8));
+        assert_ne!(o.task_files, 0);
         // Names in errors are the kernel's.
         assert_eq!(
             btf.offset_of("linux_binprm", "no_such_member")

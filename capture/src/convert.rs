@@ -77,18 +77,75 @@ pub fn absolute(path: String, tgid: u32, dfd: i32) -> String {
     }
 }
 
+/// The kernel's path of the file a file event acted on ([`FLAG_KERNEL_PATH`]), when its walk
+/// reached the process's root (a truncated walk or a file outside the process's tree, such
+/// as a pipe or a memfd, leaves the requested path in charge).
+pub fn kernel_path(ev: &FileEvent) -> Option<String> {
+    let f = ev.hdr.flags;
+    if f & FLAG_KERNEL_PATH == 0 || f & (FLAG_EXEC_FILE_TRUNCATED | FLAG_EXEC_FILE_DETACHED) != 0 {
+        return None;
+    }
+    let used = (ev.path2_len as usize).min(PATH_LEN);
+    Some(crate::identity::KernelFile::from_components(&ev.path2[..used], false, false, false).path)
+}
+
+/// The path an open is known by, and the caller's path when it differs: the kernel's path of
+/// the opened file wins over the requested one (a symlink, `cd /etc && cat passwd`, `..`, a
+/// buffer another thread rewrote after the read), except for `/proc/self/...` and
+/// `/proc/thread-self/...` names of procfs files, which the kernel spells with the opener's
+/// own pid: those stay as asked, so "another process's environ" stays apart from one's own.
+pub fn opened_path(requested: &str, kernel: Option<String>) -> (String, Option<String>) {
+    let Some(k) = kernel else {
+        return (requested.to_string(), None);
+    };
+    let own_proc =
+        requested.starts_with("/proc/self/") || requested.starts_with("/proc/thread-self/");
+    if own_proc && k.starts_with("/proc/") {
+        return (requested.to_string(), None);
+    }
+    if requested.starts_with('/') && crate::identity::normalize(requested) == k {
+        return (k, None);
+    }
+    (k, Some(requested.to_string()))
+}
+
 pub fn file_kind(ev: &FileEvent) -> Option<EventKind> {
-    let path = absolute(cstr(&ev.path), ev.hdr.tgid, ev.dfd);
+    let raw = cstr(&ev.path);
+    let kernel = kernel_path(ev);
     Some(match ev.hdr.kind {
-        KIND_OPEN => EventKind::Open {
-            path,
-            access: open_access(ev.flags),
-            errno: if ev.ret < 0 {
-                u16::try_from(-i64::from(ev.ret)).unwrap_or(u16::MAX)
-            } else {
-                0
-            },
-        },
+        KIND_OPEN => {
+            let (path, requested) = match kernel {
+                Some(k) => opened_path(&raw, Some(k)),
+                // No kernel path (a failed attempt, a file outside the process's tree):
+                // the requested path made absolute from the process's cwd.
+                None => (absolute(raw, ev.hdr.tgid, ev.dfd), None),
+            };
+            EventKind::Open {
+                path,
+                access: open_access(ev.flags),
+                errno: if ev.ret < 0 {
+                    u16::try_from(-i64::from(ev.ret)).unwrap_or(u16::MAX)
+                } else {
+                    0
+                },
+                requested,
+            }
+        }
+        KIND_CHMOD | KIND_CHOWN | KIND_UNLINK | KIND_RENAME | KIND_MKDIR => {
+            // An fd-based chmod/chown names its file by the kernel's path; the others act on
+            // a name, which is what they change.
+            let path = match kernel {
+                Some(k) => k,
+                None => absolute(raw, ev.hdr.tgid, ev.dfd),
+            };
+            named_kind(ev, path)?
+        }
+        _ => return None,
+    })
+}
+
+fn named_kind(ev: &FileEvent, path: String) -> Option<EventKind> {
+    Some(match ev.hdr.kind {
         KIND_UNLINK => EventKind::Unlink { path },
         KIND_RENAME => EventKind::Rename {
             from: path,
@@ -381,6 +438,120 @@ mod tests {
         assert_eq!(set_id(VARIANT_SETRES, 5, 7), 7);
     }
 
+    /// A file event as the kernel sends it: `path` requested, `path2` the kernel's walk
+    /// (components leaf first) when `kernel` is given.
+    fn file_ev(kind: u16, path: &str, kernel: Option<&[&str]>, extra: u16) -> FileEvent {
+        let mut ev = FileEvent::default();
+        ev.hdr.kind = kind;
+        ev.hdr.tgid = u32::MAX; // no such process: relative paths cannot be resolved
+        ev.dfd = AT_FDCWD;
+        ev.path[..path.len()].copy_from_slice(path.as_bytes());
+        ev.path_len = path.len() as u32 + 1;
+        if let Some(parts) = kernel {
+            let mut at = 0;
+            for p in parts.iter().rev() {
+                ev.path2[at..at + p.len()].copy_from_slice(p.as_bytes());
+                at += p.len() + 1;
+            }
+            ev.path2_len = at as u32;
+            ev.hdr.flags = FLAG_KERNEL_PATH | extra;
+        }
+        ev
+    }
+
+    fn open_of(ev: &FileEvent) -> (String, Option<String>) {
+        match file_kind(ev) {
+            Some(EventKind::Open {
+                path, requested, ..
+            }) => (path, requested),
+            other => panic!("not an open: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_open_is_known_by_the_kernels_path_with_the_requested_one_beside_it() {
+        let shadow: &[&str] = &["etc", "shadow"];
+        // Through a symlink: the file opened, and the link as asked.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/tmp/s", Some(shadow), 0)),
+            ("/etc/shadow".into(), Some("/tmp/s".into()))
+        );
+        // Relative, its process gone: no `<unresolved: cwd gone>`, the kernel knows.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "shadow", Some(shadow), 0)),
+            ("/etc/shadow".into(), Some("shadow".into()))
+        );
+        // The same path (spelled loosely): nothing kept beside it.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/etc//shadow", Some(shadow), 0)),
+            ("/etc/shadow".into(), None)
+        );
+        // A racing thread rewrote the buffer: the kernel opened /etc/shadow, the copy read
+        // at entry said /tmp/harmless.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/tmp/harmless", Some(shadow), 0)),
+            ("/etc/shadow".into(), Some("/tmp/harmless".into()))
+        );
+        // One's own procfs files keep their `self` name (the kernel spells its own pid).
+        assert_eq!(
+            open_of(&file_ev(
+                KIND_OPEN,
+                "/proc/self/environ",
+                Some(&["proc", "4242", "environ"]),
+                0
+            )),
+            ("/proc/self/environ".into(), None)
+        );
+        // ...but `/proc/self/root/...` and `/proc/self/fd/N` name a real file.
+        assert_eq!(
+            open_of(&file_ev(
+                KIND_OPEN,
+                "/proc/self/root/etc/shadow",
+                Some(shadow),
+                0
+            )),
+            (
+                "/etc/shadow".into(),
+                Some("/proc/self/root/etc/shadow".into())
+            )
+        );
+        // A walk that did not reach the process's root (a pipe, a truncated path): as asked.
+        for end in [FLAG_EXEC_FILE_DETACHED, FLAG_EXEC_FILE_TRUNCATED] {
+            assert_eq!(
+                open_of(&file_ev(KIND_OPEN, "/dev/stdin", Some(&["pipe:[7]"]), end)),
+                ("/dev/stdin".into(), None)
+            );
+        }
+        // No kernel path (a failed attempt): the requested path.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/etc/shadow", None, 0)),
+            ("/etc/shadow".into(), None)
+        );
+    }
+
+    #[test]
+    fn fd_based_chmod_and_chown_name_the_kernels_file_and_renames_keep_their_target() {
+        let ev = file_ev(KIND_CHMOD, "", Some(&["etc", "passwd"]), 0);
+        assert!(
+            matches!(file_kind(&ev), Some(EventKind::Chmod { path, .. }) if path == "/etc/passwd")
+        );
+        let ev = file_ev(KIND_CHOWN, "", None, 0);
+        assert!(
+            matches!(file_kind(&ev), Some(EventKind::Chown { path, .. }) if path == model::fold::EMPTY_PATH)
+        );
+        // path2 of a rename is its target, never a kernel path.
+        let mut ev = file_ev(KIND_RENAME, "/tmp/a", None, 0);
+        ev.path2[..6].copy_from_slice(b"/tmp/b");
+        ev.path2_len = 7;
+        assert_eq!(
+            file_kind(&ev),
+            Some(EventKind::Rename {
+                from: "/tmp/a".into(),
+                to: "/tmp/b".into()
+            })
+        );
+    }
+
     #[test]
     fn relative_paths_resolve_against_cwd() {
         let me = std::process::id();
@@ -456,11 +627,13 @@ mod tests {
                     path: rel("../work/a.txt"),
                     access: Access::READ,
                     errno: 0,
+                    requested: None,
                 },
                 EventKind::Open {
                     path: format!("{w}/a.txt"),
                     access: Access::READ,
                     errno: 0,
+                    requested: None,
                 },
             ),
             (

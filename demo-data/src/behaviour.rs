@@ -180,6 +180,7 @@ impl Activity {
                 path: path.to_string(),
                 access,
                 errno: 0,
+                requested: None,
             },
         )
     }

@@ -242,10 +242,12 @@ fn fill_kind(kind: &EventKind, fill: &dyn Fn(&str) -> String) -> EventKind {
             path,
             access,
             errno,
+            requested,
         } => K::Open {
             path: fill(path),
             access: *access,
             errno: *errno,
+            requested: requested.as_deref().map(fill),
         },
         K::Unlink { path } => K::Unlink { path: fill(path) },
         K::Rename { from, to } => K::Rename {

@@ -446,6 +446,7 @@ mod tests {
             path: path.into(),
             access,
             errno: 0,
+            requested: None,
         }
     }
 

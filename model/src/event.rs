@@ -261,6 +261,11 @@ pub enum EventKind {
         /// an attempt is evidence too, and rules match it (`open.retval`, `open.error`).
         #[serde(default, skip_serializing_if = "is_zero")]
         errno: u16,
+        /// The path as the caller passed it, kept when it differs from `path`, the kernel's
+        /// path of the file it opened (a symlink, a relative path, `..`, a buffer rewritten
+        /// by another thread). Rules see it as `open.file.requested_path`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requested: Option<String>,
     },
     Unlink {
         path: String,
@@ -395,13 +400,18 @@ impl Event {
             EventKind::Open {
                 path,
                 access,
-                errno: 0,
-            } => format!("open {path} ({access})"),
-            EventKind::Open {
-                path,
-                access,
                 errno,
-            } => format!("open {path} ({access}) failed: {}", errno_name(*errno)),
+                requested,
+            } => {
+                let mut s = format!("open {path} ({access})");
+                if let Some(r) = requested {
+                    s.push_str(&format!(" requested as {r}"));
+                }
+                if *errno != 0 {
+                    s.push_str(&format!(" failed: {}", errno_name(*errno)));
+                }
+                s
+            }
             EventKind::Unlink { path } => format!("unlink {path}"),
             EventKind::Rename { from, to } => format!("rename {from} -> {to}"),
             EventKind::Chmod { path, mode } => format!("chmod {path} {mode:o}"),
@@ -482,6 +492,7 @@ mod tests {
                 path: "/etc/shadow".into(),
                 access: Access::READ,
                 errno: 0,
+                requested: None,
             },
         };
         let j = serde_json::to_string(&e).unwrap();

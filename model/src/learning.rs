@@ -128,6 +128,7 @@ mod tests {
                 path: f.to_string(),
                 access: Access::READ,
                 errno: 0,
+                requested: None,
             }));
         }
         if let Some(d) = dns {

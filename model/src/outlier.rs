@@ -232,6 +232,7 @@ mod tests {
                 path: "/etc/nginx/nginx.conf".into(),
                 access: Access::READ,
                 errno: 0,
+                requested: None,
             },
         ));
         // every fourth snapshot of every container: a log reopen (25%)
@@ -242,6 +243,7 @@ mod tests {
                     path: "/var/log/nginx/error.log".into(),
                     access: Access::WRITE,
                     errno: 0,
+                    requested: None,
                 },
             ));
         }
@@ -289,6 +291,7 @@ mod tests {
                     path: "/etc/shadow".into(),
                     access: Access::READ,
                     errno: 0,
+                    requested: None,
                 },
             )],
         ));

@@ -380,6 +380,7 @@ mod tests {
                     path: FILES[f % 4].into(),
                     access: Access::READ,
                     errno: 0,
+                    requested: None,
                 },
             });
         }

@@ -257,6 +257,7 @@ mod tests {
                         path: "/etc/passwd".into(),
                         access: Access::READ,
                         errno: 0,
+                        requested: None,
                     },
                 ));
             }
@@ -286,6 +287,7 @@ mod tests {
                 path: "/proc/77/environ".into(),
                 access: Access::READ,
                 errno: 0,
+                requested: None,
             },
         );
         assert_eq!(

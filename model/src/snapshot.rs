@@ -136,6 +136,7 @@ mod tests {
                 path: "/etc/nginx/nginx.conf".into(),
                 access: Access::READ,
                 errno: 0,
+                requested: None,
             },
         });
         Snapshot {

@@ -313,6 +313,7 @@ impl ActivityTree {
                 path,
                 access,
                 errno,
+                ..
             } => {
                 let access = if *errno == 0 {
                     *access
@@ -522,6 +523,7 @@ mod tests {
                 path: "/proc/42/status".into(),
                 access: Access::READ,
                 errno: 0,
+                requested: None,
             },
         ));
         t.record(&ev(
@@ -530,6 +532,7 @@ mod tests {
                 path: "/proc/43/status".into(),
                 access: Access::WRITE,
                 errno: 0,
+                requested: None,
             },
         ));
         t.record(&ev(
@@ -605,6 +608,7 @@ mod tests {
                 path: "/etc/hosts".into(),
                 access: Access::READ,
                 errno: 0,
+                requested: None,
             },
         ));
         let j = serde_json::to_string(&t).unwrap();

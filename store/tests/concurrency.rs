@@ -85,6 +85,7 @@ fn snapshot(i: usize, image: &str, version: &str) -> Snapshot {
                     path: format!("/etc/app/file-{b}.conf"),
                     access: Access::READ,
                     errno: 0,
+                    requested: None,
                 },
                 0,
             ));

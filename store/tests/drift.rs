@@ -42,6 +42,7 @@ fn open(path: &str, access: Access) -> EventKind {
         path: path.into(),
         access,
         errno: 0,
+        requested: None,
     }
 }
 

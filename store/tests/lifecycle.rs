@@ -44,6 +44,7 @@ fn open(path: &str) -> EventKind {
         path: path.into(),
         access: Access::READ,
         errno: 0,
+        requested: None,
     }
 }
 

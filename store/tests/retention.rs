@@ -48,6 +48,7 @@ fn snapshot(i: usize, day: i64, shell: bool) -> Snapshot {
             path: "/etc/nginx/nginx.conf".into(),
             access: Access::READ,
             errno: 0,
+            requested: None,
         },
         day * DAY,
     ));

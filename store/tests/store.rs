@@ -52,6 +52,7 @@ fn snapshot(i: usize, version: &str, mask: u8) -> Snapshot {
                     path: f.to_string(),
                     access: if b == 1 { Access::WRITE } else { Access::READ },
                     errno: 0,
+                    requested: None,
                 },
             ));
         }

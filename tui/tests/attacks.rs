@@ -184,6 +184,16 @@ const ATTACKS: &[Attack] = &[
         evidence: "xmr.pool.minexmr.com",
         options: &[],
     },
+    Attack {
+        name: "environment read through a symlink (/tmp/e -> /proc/1/environ)",
+        tactic: "credential access",
+        // the rule names /proc/*/environ: the open is known by the file the kernel opened,
+        // the link kept beside it
+        script: "ln -s /proc/1/environ /tmp/e; cat /tmp/e > /dev/null",
+        rules: &["proc-environ-read"],
+        evidence: "/proc/1/environ (read) requested as /tmp/e",
+        options: &[],
+    },
 ];
 
 /// A DNS-over-TCP query: 2-byte length, header, one A question for `name`.

@@ -10,7 +10,12 @@
 //!   recorded under its own path (on a bind-mounted volume: /h/identity);
 //! - a memfd exec and an exec of a deleted file are marked fileless by the kernel and raise
 //!   `exec-from-memfd` and `exec-of-deleted-binary`;
-//! - a `#!` script keeps its own path, with the interpreter the kernel ran beside it.
+//! - a `#!` script keeps its own path, with the interpreter the kernel ran beside it;
+//! - opens are known by the file the kernel opened, the caller's path kept beside it: a
+//!   symlink to /etc/shadow (the image has none: the script makes one), a relative `cat group` after `cd /etc` (its process gone
+//!   before user space could read its cwd), and a path buffer another thread flips between
+//!   /tmp/shadow and /etc/shadow while the helper opens it (what a tracer read at syscall
+//!   entry is not what the kernel opened).
 //!
 //! The helper (tests/probe/identity.c) is built with `cc -static` (gcc + libc6-dev:
 //! scripts/setup.sh). Without root, BTF, podman or cc it prints why and skips; with CI=true
@@ -87,6 +92,7 @@ fn exec_paths_name_the_file_the_kernel_ran() {
         "wsprof-ident-runc",
         "wsprof-ident-self",
         "wsprof-ident-memfd",
+        "wsprof-ident-paths",
     ];
     let _guard = podman_service(&sock, &names);
     let capture = Command::new(env!("CARGO_BIN_EXE_wsprof"))
@@ -124,6 +130,13 @@ fn exec_paths_name_the_file_the_kernel_ran() {
         "sleep 1; /h/identity memfd > /dev/null; /h/identity deleted /tmp/gone > /dev/null; \
          printf '#!/bin/sh\\ncat /etc/hostname\\n' > /tmp/job.sh; chmod +x /tmp/job.sh; \
          /tmp/job.sh > /dev/null; sleep 8",
+    );
+    run_web_with(
+        names[3],
+        &["-v", &volume],
+        "sleep 1; cp /etc/passwd /etc/shadow; ln -s /etc/shadow /tmp/s; cat /tmp/s > /dev/null; \
+         cd /etc && cat group > /dev/null; cd /; echo decoy > /tmp/shadow; \
+         /h/identity race /tmp/shadow /etc/shadow > /dev/null; sleep 8",
     );
     std::thread::sleep(Duration::from_secs(4));
     // `podman exec` runs the renamed busybox right after runc's own init re-exec (busybox
@@ -219,6 +232,31 @@ fn exec_paths_name_the_file_the_kernel_ran() {
         .unwrap_or_else(|| panic!("no exec-from-temp-dir signal for /tmp/job.sh"));
     assert_eq!(s["process"]["interpreter"], "/bin/sh", "{s}");
     assert!(s["process"].get("fileless").is_none(), "{s}");
+    // (e) opens: the kernel's path of the file opened, the requested one beside it
+    assert!(has("p:/bin/sh|p:/bin/cat|f:/etc/shadow"), "{keys:#?}");
+    assert!(
+        has("p:/bin/sh|p:/bin/cat|f:/etc/group"),
+        "relative open after cd: {keys:#?}"
+    );
+    assert!(has("p:/bin/sh|p:/h/identity|f:/etc/shadow"), "{keys:#?}");
+    assert!(
+        !keys
+            .iter()
+            .any(|k| k.contains("<unresolved") || k.ends_with("|f:/tmp/s")),
+        "{keys:#?}"
+    );
+    let shadow = signals_of("shadow-file-read", &db, &log);
+    let summaries: Vec<&str> = shadow
+        .iter()
+        .flat_map(|s| s["matches"].as_array().unwrap().iter())
+        .filter_map(|m| m["summary"].as_str())
+        .collect();
+    for want in [
+        "open /etc/shadow (read) requested as /tmp/s",
+        "open /etc/shadow (read) requested as /tmp/shadow",
+    ] {
+        assert!(summaries.contains(&want), "{want:?} not in {summaries:#?}");
+    }
     // nothing else is fileless
     for rule in ["exec-from-memfd", "exec-of-deleted-binary"] {
         for s in signals_of(rule, &db, &log) {

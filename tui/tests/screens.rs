@@ -51,6 +51,7 @@ fn nginx_snapshot(i: usize) -> Snapshot {
         path: p.into(),
         access: a,
         errno: 0,
+        requested: None,
     };
     t.record(&ev(
         &c,
@@ -138,6 +139,7 @@ fn redis_snapshot(i: usize, version: &str) -> Snapshot {
             path: "/data/dump.rdb".into(),
             access: Access::WRITE.union(Access::CREATE),
             errno: 0,
+            requested: None,
         },
         ts,
     ));
@@ -426,6 +428,7 @@ fn drift_signal_line_shows_its_size_and_the_panel_its_novel_tree() {
         path: p.into(),
         access: a,
         errno: 0,
+        requested: None,
     };
     let events = [
         ev(&c, &bash, &["bash"], EventKind::Exec, t),
@@ -674,6 +677,7 @@ fn outliers_screen_ranks_the_container_that_did_something_rare_first() {
             path: "/etc/shadow".into(),
             access: Access::READ,
             errno: 0,
+            requested: None,
         },
         late.ended_ms,
     ));

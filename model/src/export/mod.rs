@@ -185,6 +185,7 @@ pub(crate) mod tests {
             path: p.into(),
             access: a,
             errno: 0,
+            requested: None,
         };
         vec![
             event(&web, &["web", "--port=8080"], EventKind::Exec),

@@ -362,6 +362,7 @@ mod tests {
             path: p.into(),
             access: Access::READ,
             errno: 0,
+            requested: None,
         };
         // the same behaviour with other volatile parts
         assert!(fired(&rules, &event(&web, &[], open("/proc/77/status"))).is_empty());

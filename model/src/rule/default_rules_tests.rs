@@ -97,6 +97,7 @@ impl CaseEvent {
                 path: s(&self.path),
                 access,
                 errno: self.errno,
+                requested: None,
             },
             "unlink" => EventKind::Unlink {
                 path: s(&self.path),

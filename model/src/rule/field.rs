@@ -187,6 +187,7 @@ fields! {
     ProcessPid = "process.pid": Int, [];
     OpenFilePath = "open.file.path": Str, ["open"];
     OpenFileName = "open.file.name": Str, ["open"];
+    OpenFileRequestedPath = "open.file.requested_path": Str, ["open"];
     OpenFlags = "open.flags": StrList, ["open"];
     OpenRetval = "open.retval": Int, ["open"];
     OpenError = "open.error": Str, ["open"];
@@ -271,6 +272,13 @@ impl Field {
             (Field::ProcessPid, _) => i(p.pid.into()),
             (Field::OpenFilePath, K::Open { path, .. }) => s(path),
             (Field::OpenFileName, K::Open { path, .. }) => s(base_name(path)),
+            // The caller's path where it differs from the kernel's, else the same path.
+            (
+                Field::OpenFileRequestedPath,
+                K::Open {
+                    path, requested, ..
+                },
+            ) => s(requested.as_deref().unwrap_or(path)),
             (Field::OpenFlags, K::Open { access, .. }) => Some(Value::Flags(*access)),
             (Field::OpenRetval, K::Open { errno, .. }) => i(-i64::from(*errno)),
             (Field::OpenError, K::Open { errno, .. }) => Some(Value::Str(if *errno == 0 {

@@ -8,12 +8,19 @@
  *                             open file (execveat AT_EMPTY_PATH) as `cat /etc/group`
  *   identity run ARGV0 PATH [ARG...]   exec PATH with argv[0] = ARGV0 (busybox picks its
  *                             applet by argv[0]: a renamed copy still runs `cat`)
+ *   identity race DECOY TARGET   open a path buffer another thread flips between DECOY and
+ *                             TARGET (same length, differing in their first 8 bytes) 20000
+ *                             times: a tracer that reads the path at syscall entry sees one
+ *                             while the kernel opens the other. Exit 0 when TARGET was opened.
  * Exit status 0 on success (the exec'd program's own status). */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -28,7 +35,54 @@ static int copy(int from, int to) {
     return n < 0 ? -1 : 0;
 }
 
+/* The path buffer of `race`: its first 8 bytes are flipped with one aligned store, so every
+ * read sees DECOY or TARGET whole. */
+static union { char s[64]; uint64_t w; } race_buf __attribute__((aligned(64)));
+static volatile uint64_t race_words[2];
+static volatile int race_done;
+
+static void *flipper(void *arg) {
+    (void)arg;
+    for (uint64_t i = 0; !race_done; i++) {
+        *(volatile uint64_t *)&race_buf.w = race_words[i & 1];
+    }
+    return NULL;
+}
+
+static int race(const char *decoy, const char *target) {
+    size_t n = strlen(decoy);
+    if (n != strlen(target) || n < 8 || n >= sizeof race_buf.s) {
+        fprintf(stderr, "race: DECOY and TARGET must have the same length (8..63)\n");
+        return 64;
+    }
+    struct stat want;
+    if (stat(target, &want) != 0) { perror("stat target"); return 2; }
+    memcpy(race_buf.s, decoy, n + 1);
+    uint64_t w[2];
+    memcpy(&w[0], decoy, 8);
+    memcpy(&w[1], target, 8);
+    race_words[0] = w[0];
+    race_words[1] = w[1];
+    pthread_t t;
+    if (pthread_create(&t, NULL, flipper, NULL) != 0) { perror("pthread_create"); return 2; }
+    int hits = 0;
+    for (int i = 0; i < 20000; i++) {
+        int fd = open(race_buf.s, O_RDONLY);
+        if (fd < 0) continue;
+        struct stat got;
+        if (fstat(fd, &got) == 0 && got.st_ino == want.st_ino && got.st_dev == want.st_dev) hits++;
+        close(fd);
+    }
+    race_done = 1;
+    pthread_join(t, NULL);
+    printf("%d opens of %s\n", hits, target);
+    return hits > 0 ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 4 && strcmp(argv[1], "race") == 0) {
+        return race(argv[2], argv[3]);
+    }
     if (argc >= 2 && strcmp(argv[1], "child") == 0) {
         int fd = open("/etc/hostname", O_RDONLY);
         if (fd >= 0) close(fd);
@@ -70,6 +124,6 @@ int main(int argc, char **argv) {
         perror("execve");
         return 2;
     }
-    fprintf(stderr, "usage: identity selfexec ARGV0 | memfd | deleted PATH | run ARGV0 PATH [ARG...]\n");
+    fprintf(stderr, "usage: identity selfexec ARGV0 | memfd | deleted PATH | run ARGV0 PATH [ARG...] | race DECOY TARGET\n");
     return 64;
 }

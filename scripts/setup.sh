@@ -11,8 +11,11 @@ log() { printf '[setup] %s\n' "$*"; }
 #    (real containers in live-capture tests), dnsmasq (DNS in live tests), patchelf +
 #    binutils (scripts/package.sh: the binary's RUNPATH, readelf/objdump/strip), systemd (only for
 #    `systemd-analyze verify` of the packaged unit; nothing is started), containerd (the
-#    Kubernetes-host tests start a private instance of it; the system one is not enabled here).
-PKGS=(tmux llvm-22-dev clang-22 bpftool libbpf-dev podman runc busybox-static dnsmasq-base patchelf binutils systemd containerd)
+#    Kubernetes-host tests start a private instance of it; the system one is not enabled here),
+#    gcc + libc6-dev (the attack suite builds a tiny static probe that calls fchmod, fsopen and
+#    io_uring_setup, which busybox cannot), bpftrace + linux-perf (the peer and the profiler of
+#    the capture benchmarks in BENCHMARKS.md; no test needs them).
+PKGS=(tmux llvm-22-dev clang-22 bpftool libbpf-dev podman runc busybox-static dnsmasq-base patchelf binutils systemd containerd gcc libc6-dev bpftrace linux-perf)
 missing=()
 for p in "${PKGS[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

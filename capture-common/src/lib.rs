@@ -35,11 +35,12 @@ pub const KIND_SETUID: u16 = 34;
 pub const KIND_SETGID: u16 = 35;
 pub const KIND_CAPSET: u16 = 36;
 pub const KIND_MEMFD_CREATE: u16 = 37;
+pub const KIND_IO_URING: u16 = 38;
 /// Kind ids are below this bound (the counters map is indexed by kind).
 pub const KIND_LIMIT: u16 = 64;
 
 /// Every kind with its stable name (the names match `model::EventKind::name`).
-pub const KINDS: [(u16, &str); 20] = [
+pub const KINDS: [(u16, &str); 21] = [
     (KIND_EXEC, "exec"),
     (KIND_FORK, "fork"),
     (KIND_EXIT, "exit"),
@@ -60,6 +61,7 @@ pub const KINDS: [(u16, &str); 20] = [
     (KIND_SETGID, "setgid"),
     (KIND_CAPSET, "capset"),
     (KIND_MEMFD_CREATE, "memfd_create"),
+    (KIND_IO_URING, "io_uring_setup"),
 ];
 
 /// Stable name of a kind id.
@@ -71,6 +73,10 @@ pub fn kind_name(kind: u16) -> Option<&'static str> {
 pub const VARIANT_SET: u32 = 0;
 pub const VARIANT_SETRE: u32 = 1;
 pub const VARIANT_SETRES: u32 = 2;
+/// `Header::aux` of mount events: mount(2) (0), the new mount API's fsopen(2) and
+/// move_mount(2).
+pub const VARIANT_FSOPEN: u32 = 1;
+pub const VARIANT_MOVE_MOUNT: u32 = 2;
 
 // ---- sizes ----
 pub const PATH_LEN: usize = 256;
@@ -81,12 +87,38 @@ pub const SRC_LEN: usize = 128;
 pub const FSTYPE_LEN: usize = 32;
 /// Bytes of a DNS query payload copied (header + one question fits).
 pub const DNS_LEN: usize = 320;
+/// Bytes of the executed file's path components ([`ExecEvent::file_path`]).
+pub const FILE_PATH_LEN: usize = 512;
+/// Most dentries (path components) and mount crossings walked for the executed file.
+pub const MAX_PATH_WALK: usize = 40;
 
 // ---- header flags ----
 pub const FLAG_PATH_TRUNCATED: u16 = 1;
 pub const FLAG_ARGV_TRUNCATED: u16 = 1 << 1;
 /// The second path (rename target) was truncated.
 pub const FLAG_PATH2_TRUNCATED: u16 = 1 << 2;
+/// A DNS payload written to a TCP socket connected to port 53: it may start with the
+/// 2-byte message length of DNS over TCP (RFC 1035 4.2.2).
+pub const FLAG_DNS_TCP: u16 = 1 << 3;
+/// A file event's `path2` holds the kernel's path of the file the syscall acted on (an open's
+/// new fd, the fd of fchmod/fchown), NUL-separated components leaf first, walked at syscall
+/// exit from the `struct file`: what was opened, whatever the requested path said (a symlink,
+/// a relative path, a buffer a racing thread rewrote). The walk's end is told by
+/// [`FLAG_EXEC_FILE_TRUNCATED`] and [`FLAG_EXEC_FILE_DETACHED`], as for an exec.
+pub const FLAG_KERNEL_PATH: u16 = 1 << 4;
+// Exec identity (the high bits, kept apart from the flags of other kinds):
+/// [`ExecEvent::file_path`] holds the path of the file the kernel executed.
+pub const FLAG_EXEC_FILE: u16 = 1 << 12;
+/// The executed file has no link left (`i_nlink == 0`): a memfd, an `O_TMPFILE` file or a
+/// deleted file. Set by the kernel, not derived from a name.
+pub const FLAG_FILELESS: u16 = 1 << 13;
+/// The walk up the executed file's path stopped before a root (too deep or too long): the
+/// path is its last components only.
+pub const FLAG_EXEC_FILE_TRUNCATED: u16 = 1 << 14;
+/// The walk reached a root that is not the process's root: the file is on a mount outside
+/// the process's view (a memfd's internal mount, another mount namespace); the path is
+/// relative to that mount's root.
+pub const FLAG_EXEC_FILE_DETACHED: u16 = 1 << 15;
 
 // ---- open flag bits as the kernel defines them (x86_64/arm64 generic values) ----
 pub const O_ACCMODE: u32 = 0o3;
@@ -153,8 +185,76 @@ pub struct ExecEvent {
     pub argc: u32,
     /// Bytes of `argv` used (NUL-separated arguments).
     pub argv_len: u32,
+    /// The file name the caller asked for (`bprm->filename`: the execve path, or
+    /// `/dev/fd/N` for an fd exec).
     pub filename: [u8; PATH_LEN],
     pub argv: [u8; ARGV_LEN],
+    /// The interpreter a `#!` script named (`bprm->interp`), empty when the program is not
+    /// a script.
+    pub interp: [u8; PATH_LEN],
+    /// The executed file's path as the kernel knows it (`bprm->file`), walked up its dentries
+    /// and mounts to the process's root: NUL-separated components, leaf first (valid with
+    /// [`FLAG_EXEC_FILE`]).
+    pub file_path: [u8; FILE_PATH_LEN],
+    /// Bytes of `file_path` used.
+    pub file_path_len: u32,
+    /// The executed file's link count (`inode->i_nlink`).
+    pub file_nlink: u32,
+    /// The executed file's inode number (`inode->i_ino`) and device (`i_sb->s_dev`, the
+    /// kernel's encoding: major << 20 | minor): which file it is, whatever its path.
+    pub file_ino: u64,
+    pub file_dev: u32,
+    /// The same for the file the process ran before this exec (`mm->exe_file` at execve
+    /// entry; 0 when unknown): equal ids mean the process re-executed its own file.
+    pub prev_dev: u32,
+    pub prev_ino: u64,
+}
+
+/// Struct member offsets (bytes) the exec program needs to find the executed file, read
+/// from the kernel's BTF at load time (Rust eBPF has no CO-RE). One entry of the
+/// `KOFFSETS` array map; `ready` = 1 once written.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct KernelOffsets {
+    /// `linux_binprm.file`, `.filename`, `.interp`
+    pub bprm_file: u32,
+    pub bprm_filename: u32,
+    pub bprm_interp: u32,
+    /// `file.f_path.dentry`, `file.f_path.mnt`
+    pub file_dentry: u32,
+    pub file_mnt: u32,
+    /// `dentry.d_parent`, `dentry.d_name.name`, `dentry.d_inode`
+    pub dentry_parent: u32,
+    pub dentry_name: u32,
+    pub dentry_inode: u32,
+    /// `inode.i_nlink`
+    pub inode_nlink: u32,
+    /// `vfsmount.mnt_root`
+    pub vfsmount_root: u32,
+    /// `mount.mnt` (the embedded vfsmount), `mount.mnt_parent`, `mount.mnt_mountpoint`
+    pub mount_mnt: u32,
+    pub mount_parent: u32,
+    pub mount_mountpoint: u32,
+    /// `task_struct.fs`, `fs_struct.root.dentry`, `fs_struct.root.mnt`
+    pub task_fs: u32,
+    pub fs_root_dentry: u32,
+    pub fs_root_mnt: u32,
+    /// `inode.i_ino`, `inode.i_sb`, `super_block.s_dev`
+    pub inode_ino: u32,
+    pub inode_sb: u32,
+    pub sb_dev: u32,
+    /// `task_struct.mm`, `mm_struct.exe_file`, `file.f_inode`
+    pub task_mm: u32,
+    pub mm_exe_file: u32,
+    pub file_inode: u32,
+    /// `task_struct.files`, `files_struct.fdt`, `fdtable.max_fds`, `fdtable.fd` (an fd's
+    /// `struct file`, for the kernel path of an opened file)
+    pub task_files: u32,
+    pub files_fdt: u32,
+    pub fdt_max_fds: u32,
+    pub fdt_fd: u32,
+    pub ready: u32,
+    pub _pad: u32,
 }
 
 /// Fork (`a` = child pid, `b` = parent tgid) or exit (`a` = exiting task id, `b` = 1 when
@@ -181,10 +281,15 @@ pub struct FileEvent {
     pub gid: u32,
     /// Directory fd the path is relative to (`AT_FDCWD` = -100).
     pub dfd: i32,
-    /// Syscall return value (>= 0: these are only sent on success).
+    /// Syscall return value: >= 0 on success; -errno for the failed opens the kernel side
+    /// sends (permission errors, missing files under sensitive directories).
     pub ret: i32,
+    /// Bytes of `path` / `path2` the kernel copied, the NUL included (0: none).
+    pub path_len: u32,
+    pub path2_len: u32,
     pub path: [u8; PATH_LEN],
-    /// Rename target.
+    /// Rename target; for an open or an fd-based chmod/chown with [`FLAG_KERNEL_PATH`], the
+    /// kernel's path of the file (components, leaf first).
     pub path2: [u8; PATH_LEN],
 }
 
@@ -237,13 +342,16 @@ pub struct KernelEvent {
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct DedupKey {
+    /// Per process: the process. Per lineage (`by_lineage == 1`): 0.
     pub tgid: u32,
     /// Low bits of the de-dup epoch (see [`CFG_DEDUP_EPOCH`]).
     pub epoch: u32,
-    /// Bumped per exec of the process, so a new program image reports its accesses again.
+    /// Per process: bumped per exec of the process, so a new program image reports its
+    /// accesses again. Per lineage: the uid (the lineage and cgroup are in `path_hash`).
     pub exec_gen: u32,
     pub kind: u16,
-    pub _pad: u16,
+    /// 1: the key is per lineage, not per process (see the kernel side's `LINEAGE` map).
+    pub by_lineage: u16,
     pub flags: u32,
     pub _pad2: u32,
     /// FNV-1a of the path bytes (and the second path for rename).
@@ -288,9 +396,12 @@ impl AsBytes for KernelEvent {}
 
 // No implicit padding: sizes are the sum of the fields.
 const _: () = assert!(core::mem::size_of::<Header>() == 40);
-const _: () = assert!(core::mem::size_of::<ExecEvent>() == 40 + 8 + PATH_LEN + ARGV_LEN);
+const _: () = assert!(
+    core::mem::size_of::<ExecEvent>() == 40 + 8 + 2 * PATH_LEN + ARGV_LEN + FILE_PATH_LEN + 32
+);
+const _: () = assert!(core::mem::size_of::<KernelOffsets>() == 28 * 4);
 const _: () = assert!(core::mem::size_of::<ProcEvent>() == 48);
-const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 24 + 2 * PATH_LEN);
+const _: () = assert!(core::mem::size_of::<FileEvent>() == 40 + 32 + 2 * PATH_LEN);
 const _: () = assert!(core::mem::size_of::<NetEvent>() == 64);
 const _: () = assert!(core::mem::size_of::<DnsEvent>() == 48 + DNS_LEN);
 const _: () = assert!(core::mem::size_of::<KernelEvent>() == 64 + PATH_LEN + SRC_LEN + FSTYPE_LEN);

@@ -7,6 +7,7 @@ use crate::*;
 unsafe impl aya::Pod for ProcEvent {}
 unsafe impl aya::Pod for Header {}
 unsafe impl aya::Pod for DedupKey {}
+unsafe impl aya::Pod for KernelOffsets {}
 
 /// One decoded ring-buffer record.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +86,7 @@ pub fn decode(bytes: &[u8]) -> Result<RawEvent, DecodeError> {
         KIND_CONNECT | KIND_BIND => RawEvent::Net(read(bytes, kind)?),
         KIND_DNS => RawEvent::Dns(std::boxed::Box::new(read(bytes, kind)?)),
         KIND_PTRACE | KIND_MODULE_LOAD | KIND_BPF | KIND_MOUNT | KIND_SETUID | KIND_SETGID
-        | KIND_CAPSET | KIND_MEMFD_CREATE => {
+        | KIND_CAPSET | KIND_MEMFD_CREATE | KIND_IO_URING => {
             RawEvent::Kernel(std::boxed::Box::new(read(bytes, kind)?))
         }
         other => return Err(DecodeError::UnknownKind(other)),
@@ -197,6 +198,7 @@ mod tests {
             KIND_SETGID,
             KIND_CAPSET,
             KIND_MEMFD_CREATE,
+            KIND_IO_URING,
         ] {
             let mut k = KernelEvent {
                 hdr: hdr(kind),

@@ -77,13 +77,75 @@ pub fn absolute(path: String, tgid: u32, dfd: i32) -> String {
     }
 }
 
+/// The kernel's path of the file a file event acted on ([`FLAG_KERNEL_PATH`]), when its walk
+/// reached the process's root (a truncated walk or a file outside the process's tree, such
+/// as a pipe or a memfd, leaves the requested path in charge).
+pub fn kernel_path(ev: &FileEvent) -> Option<String> {
+    let f = ev.hdr.flags;
+    if f & FLAG_KERNEL_PATH == 0 || f & (FLAG_EXEC_FILE_TRUNCATED | FLAG_EXEC_FILE_DETACHED) != 0 {
+        return None;
+    }
+    let used = (ev.path2_len as usize).min(PATH_LEN);
+    Some(crate::identity::KernelFile::from_components(&ev.path2[..used], false, false, false).path)
+}
+
+/// The path an open is known by, and the caller's path when it differs: the kernel's path of
+/// the opened file wins over the requested one (a symlink, `cd /etc && cat passwd`, `..`, a
+/// buffer another thread rewrote after the read), except for `/proc/self/...` and
+/// `/proc/thread-self/...` names of procfs files, which the kernel spells with the opener's
+/// own pid: those stay as asked, so "another process's environ" stays apart from one's own.
+pub fn opened_path(requested: &str, kernel: Option<String>) -> (String, Option<String>) {
+    let Some(k) = kernel else {
+        return (requested.to_string(), None);
+    };
+    let own_proc =
+        requested.starts_with("/proc/self/") || requested.starts_with("/proc/thread-self/");
+    if own_proc && k.starts_with("/proc/") {
+        return (requested.to_string(), None);
+    }
+    if requested.starts_with('/') && crate::identity::normalize(requested) == k {
+        return (k, None);
+    }
+    (k, Some(requested.to_string()))
+}
+
 pub fn file_kind(ev: &FileEvent) -> Option<EventKind> {
-    let path = absolute(cstr(&ev.path), ev.hdr.tgid, ev.dfd);
+    let raw = cstr(&ev.path);
+    let kernel = kernel_path(ev);
     Some(match ev.hdr.kind {
-        KIND_OPEN => EventKind::Open {
-            path,
-            access: open_access(ev.flags),
-        },
+        KIND_OPEN => {
+            let (path, requested) = match kernel {
+                Some(k) => opened_path(&raw, Some(k)),
+                // No kernel path (a failed attempt, a file outside the process's tree):
+                // the requested path made absolute from the process's cwd.
+                None => (absolute(raw, ev.hdr.tgid, ev.dfd), None),
+            };
+            EventKind::Open {
+                path,
+                access: open_access(ev.flags),
+                errno: if ev.ret < 0 {
+                    u16::try_from(-i64::from(ev.ret)).unwrap_or(u16::MAX)
+                } else {
+                    0
+                },
+                requested,
+            }
+        }
+        KIND_CHMOD | KIND_CHOWN | KIND_UNLINK | KIND_RENAME | KIND_MKDIR => {
+            // An fd-based chmod/chown names its file by the kernel's path; the others act on
+            // a name, which is what they change.
+            let path = match kernel {
+                Some(k) => k,
+                None => absolute(raw, ev.hdr.tgid, ev.dfd),
+            };
+            named_kind(ev, path)?
+        }
+        _ => return None,
+    })
+}
+
+fn named_kind(ev: &FileEvent, path: String) -> Option<EventKind> {
+    Some(match ev.hdr.kind {
         KIND_UNLINK => EventKind::Unlink { path },
         KIND_RENAME => EventKind::Rename {
             from: path,
@@ -196,8 +258,29 @@ pub fn parse_dns_question(msg: &[u8]) -> Option<(String, String)> {
 
 pub fn dns_kind(ev: &DnsEvent) -> Option<EventKind> {
     let n = (ev.len as usize).min(DNS_LEN);
-    let (name, qtype) = parse_dns_question(&ev.data[..n])?;
+    let mut msg = &ev.data[..n];
+    if ev.hdr.flags & FLAG_DNS_TCP != 0 {
+        msg = strip_tcp_length(msg);
+    }
+    let (name, qtype) = parse_dns_question(msg)?;
     Some(EventKind::Dns { name, qtype })
+}
+
+/// DNS over TCP prefixes each message with its length (RFC 1035 4.2.2); a client may write
+/// the prefix with the message or on its own (then this write is the bare message). A copy
+/// of `DNS_LEN` bytes may be cut short of the length the prefix announces.
+fn strip_tcp_length(msg: &[u8]) -> &[u8] {
+    match msg {
+        [hi, lo, rest @ ..] => {
+            let want = usize::from(u16::from_be_bytes([*hi, *lo])) + 2;
+            if want == msg.len() || (msg.len() == DNS_LEN && want > DNS_LEN) {
+                rest
+            } else {
+                msg
+            }
+        }
+        _ => msg,
+    }
 }
 
 fn set_id(variant: u32, a0: u64, a1: u64) -> u32 {
@@ -228,9 +311,14 @@ pub fn kernel_kind(ev: &KernelEvent) -> Option<EventKind> {
             EventKind::ModuleLoad { name }
         }
         KIND_BPF => EventKind::Bpf { cmd: ev.a0 as u32 },
+        // fsopen(2) names only the filesystem type; move_mount(2) may give no paths (it
+        // moves a detached mount by fd): empty stays empty.
         KIND_MOUNT => EventKind::Mount {
             source: cstr(&ev.s2),
-            target: absolute(cstr(&ev.s1), ev.hdr.tgid, AT_FDCWD),
+            target: match cstr(&ev.s1) {
+                t if t.is_empty() && ev.hdr.aux != 0 => t,
+                t => absolute(t, ev.hdr.tgid, AT_FDCWD),
+            },
             fstype: cstr(&ev.s3),
         },
         KIND_SETUID => EventKind::Setuid {
@@ -241,6 +329,9 @@ pub fn kernel_kind(ev: &KernelEvent) -> Option<EventKind> {
         },
         KIND_CAPSET => EventKind::Capset,
         KIND_MEMFD_CREATE => EventKind::MemfdCreate { name: cstr(&ev.s1) },
+        KIND_IO_URING => EventKind::IoUringSetup {
+            entries: ev.a0 as u32,
+        },
         _ => return None,
     })
 }
@@ -280,6 +371,16 @@ mod tests {
         bad[12] = 0xc0;
         assert_eq!(parse_dns_question(&bad), None, "pointer in question");
         assert_eq!(parse_dns_question(b"GET / HTTP/1.1\r\nHost: x\r\n"), None);
+        // DNS over TCP: the 2-byte length prefix, written with the message or before it
+        let q = query("evil.example", 16);
+        let mut framed = (q.len() as u16).to_be_bytes().to_vec();
+        framed.extend_from_slice(&q);
+        assert_eq!(strip_tcp_length(&framed), &q[..]);
+        assert_eq!(strip_tcp_length(&q), &q[..], "a bare message is kept whole");
+        assert_eq!(
+            parse_dns_question(strip_tcp_length(&framed)),
+            Some(("evil.example".into(), "TXT".into()))
+        );
     }
 
     #[test]
@@ -335,6 +436,120 @@ mod tests {
         assert_eq!(set_id(VARIANT_SET, 33, 0), 33);
         assert_eq!(set_id(VARIANT_SETRE, 5, u32::MAX as u64), 5);
         assert_eq!(set_id(VARIANT_SETRES, 5, 7), 7);
+    }
+
+    /// A file event as the kernel sends it: `path` requested, `path2` the kernel's walk
+    /// (components leaf first) when `kernel` is given.
+    fn file_ev(kind: u16, path: &str, kernel: Option<&[&str]>, extra: u16) -> FileEvent {
+        let mut ev = FileEvent::default();
+        ev.hdr.kind = kind;
+        ev.hdr.tgid = u32::MAX; // no such process: relative paths cannot be resolved
+        ev.dfd = AT_FDCWD;
+        ev.path[..path.len()].copy_from_slice(path.as_bytes());
+        ev.path_len = path.len() as u32 + 1;
+        if let Some(parts) = kernel {
+            let mut at = 0;
+            for p in parts.iter().rev() {
+                ev.path2[at..at + p.len()].copy_from_slice(p.as_bytes());
+                at += p.len() + 1;
+            }
+            ev.path2_len = at as u32;
+            ev.hdr.flags = FLAG_KERNEL_PATH | extra;
+        }
+        ev
+    }
+
+    fn open_of(ev: &FileEvent) -> (String, Option<String>) {
+        match file_kind(ev) {
+            Some(EventKind::Open {
+                path, requested, ..
+            }) => (path, requested),
+            other => panic!("not an open: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_open_is_known_by_the_kernels_path_with_the_requested_one_beside_it() {
+        let shadow: &[&str] = &["etc", "shadow"];
+        // Through a symlink: the file opened, and the link as asked.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/tmp/s", Some(shadow), 0)),
+            ("/etc/shadow".into(), Some("/tmp/s".into()))
+        );
+        // Relative, its process gone: no `<unresolved: cwd gone>`, the kernel knows.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "shadow", Some(shadow), 0)),
+            ("/etc/shadow".into(), Some("shadow".into()))
+        );
+        // The same path (spelled loosely): nothing kept beside it.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/etc//shadow", Some(shadow), 0)),
+            ("/etc/shadow".into(), None)
+        );
+        // A racing thread rewrote the buffer: the kernel opened /etc/shadow, the copy read
+        // at entry said /tmp/harmless.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/tmp/harmless", Some(shadow), 0)),
+            ("/etc/shadow".into(), Some("/tmp/harmless".into()))
+        );
+        // One's own procfs files keep their `self` name (the kernel spells its own pid).
+        assert_eq!(
+            open_of(&file_ev(
+                KIND_OPEN,
+                "/proc/self/environ",
+                Some(&["proc", "4242", "environ"]),
+                0
+            )),
+            ("/proc/self/environ".into(), None)
+        );
+        // ...but `/proc/self/root/...` and `/proc/self/fd/N` name a real file.
+        assert_eq!(
+            open_of(&file_ev(
+                KIND_OPEN,
+                "/proc/self/root/etc/shadow",
+                Some(shadow),
+                0
+            )),
+            (
+                "/etc/shadow".into(),
+                Some("/proc/self/root/etc/shadow".into())
+            )
+        );
+        // A walk that did not reach the process's root (a pipe, a truncated path): as asked.
+        for end in [FLAG_EXEC_FILE_DETACHED, FLAG_EXEC_FILE_TRUNCATED] {
+            assert_eq!(
+                open_of(&file_ev(KIND_OPEN, "/dev/stdin", Some(&["pipe:[7]"]), end)),
+                ("/dev/stdin".into(), None)
+            );
+        }
+        // No kernel path (a failed attempt): the requested path.
+        assert_eq!(
+            open_of(&file_ev(KIND_OPEN, "/etc/shadow", None, 0)),
+            ("/etc/shadow".into(), None)
+        );
+    }
+
+    #[test]
+    fn fd_based_chmod_and_chown_name_the_kernels_file_and_renames_keep_their_target() {
+        let ev = file_ev(KIND_CHMOD, "", Some(&["etc", "passwd"]), 0);
+        assert!(
+            matches!(file_kind(&ev), Some(EventKind::Chmod { path, .. }) if path == "/etc/passwd")
+        );
+        let ev = file_ev(KIND_CHOWN, "", None, 0);
+        assert!(
+            matches!(file_kind(&ev), Some(EventKind::Chown { path, .. }) if path == model::fold::EMPTY_PATH)
+        );
+        // path2 of a rename is its target, never a kernel path.
+        let mut ev = file_ev(KIND_RENAME, "/tmp/a", None, 0);
+        ev.path2[..6].copy_from_slice(b"/tmp/b");
+        ev.path2_len = 7;
+        assert_eq!(
+            file_kind(&ev),
+            Some(EventKind::Rename {
+                from: "/tmp/a".into(),
+                to: "/tmp/b".into()
+            })
+        );
     }
 
     #[test]
@@ -411,10 +626,14 @@ mod tests {
                 EventKind::Open {
                     path: rel("../work/a.txt"),
                     access: Access::READ,
+                    errno: 0,
+                    requested: None,
                 },
                 EventKind::Open {
                     path: format!("{w}/a.txt"),
                     access: Access::READ,
+                    errno: 0,
+                    requested: None,
                 },
             ),
             (

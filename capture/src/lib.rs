@@ -14,7 +14,10 @@
 //! # Ok::<(), capture::CaptureError>(())
 //! ```
 
+pub mod btf;
 pub mod convert;
+pub mod freezer;
+pub mod identity;
 pub mod loader;
 pub mod procs;
 pub mod profiler;
@@ -52,6 +55,9 @@ pub enum CaptureError {
     MissingTracepoint(String),
     #[error("the kernel rejected eBPF program `{program}`: {reason}")]
     ProgramRejected { program: String, reason: String },
+    /// The kernel's BTF lacks a struct member the programs read (named in the message).
+    #[error("{0} (live capture reads it to name executed files)")]
+    Btf(String),
     #[error("loading the eBPF programs failed: {0}")]
     Load(String),
     #[error("eBPF map `{0}` is missing or has the wrong type")]
@@ -164,7 +170,8 @@ impl Capture {
     pub fn start(opts: CaptureOptions) -> Result<Capture, CaptureError> {
         loader::preflight(opts.mount_tracefs)?;
         let cgroup_root = resolve::cgroup2_mount().ok_or(CaptureError::NoCgroup2)?;
-        let (mut bpf, attached) = loader::load_and_attach(&cgroup_root)?;
+        let (mut bpf, mut attached) = loader::load_and_attach(&cgroup_root)?;
+        let file_exit_links = std::mem::take(&mut attached.file_exit_links);
         let host_cgroup = std::fs::metadata(&cgroup_root)
             .map(|m| std::os::unix::fs::MetadataExt::ino(&m))
             .map_err(|_| CaptureError::NoCgroup2)?;
@@ -221,8 +228,12 @@ impl Capture {
             std::thread::Builder::new()
                 .name("wsprof-capture".into())
                 .spawn(move || {
+                    let programs = Programs {
+                        bpf,
+                        file_exit_links,
+                    };
                     let r = run_loop(
-                        bpf, ring, config, counters, engine, tx, &stop, &cut, &stats, opts,
+                        programs, ring, config, counters, engine, tx, &stop, &cut, &stats, opts,
                     );
                     if let Err(e) = &r {
                         tracing::error!("capture stopped: {e}");
@@ -311,9 +322,19 @@ fn host_name() -> String {
         .unwrap_or_else(|_| "localhost".into())
 }
 
+/// The loaded object and the links stopping detaches itself (see [`detach`]).
+struct Programs {
+    bpf: aya::Ebpf,
+    file_exit_links: Vec<loader::FileExitLinkId>,
+}
+
+/// How often the ring buffer is drained when no backlog wakes the reader (milliseconds):
+/// the most an event waits before rules and the profile see it.
+const DRAIN_EVERY_MS: i32 = 20;
+
 #[allow(clippy::too_many_arguments)]
 fn run_loop(
-    bpf: aya::Ebpf,
+    programs: Programs,
     mut ring: RingBuf<MapData>,
     mut config: Array<MapData, u64>,
     counters: PerCpuArray<MapData, u64>,
@@ -354,7 +375,9 @@ fn run_loop(
             revents: 0,
         };
         if !stopping {
-            unsafe { libc::poll(&mut pfd, 1, 100) };
+            // The kernel side wakes us only when a backlog builds; otherwise drain on a
+            // short timer, so events are handled in batches.
+            unsafe { libc::poll(&mut pfd, 1, DRAIN_EVERY_MS) };
         }
         while let Some(item) = ring.next() {
             let decoded = decode(&item);
@@ -416,7 +439,7 @@ fn run_loop(
             let _ = config.set(CFG_READY, 0, 0);
             let t = Instant::now();
             drop(ring);
-            detach(bpf);
+            detach(programs);
             tracing::info!(
                 ms = t.elapsed().as_millis() as u64,
                 "eBPF programs detached"
@@ -428,8 +451,29 @@ fn run_loop(
 
 /// Detach and unload every program at once: each detach waits for a kernel grace period
 /// (about 70 ms here), so one after the other 59 programs took 4 s; in parallel the waits
-/// overlap.
-fn detach(mut bpf: aya::Ebpf) {
+/// overlap. The shared `sys_exit_file` program has one link per file syscall: its links are
+/// taken out and dropped (detached) each on its own thread too, or its unload would detach
+/// them one after the other.
+fn detach(programs: Programs) {
+    let Programs {
+        mut bpf,
+        file_exit_links,
+    } = programs;
+    let links: Vec<_> = match bpf
+        .program_mut("sys_exit_file")
+        .and_then(|p| <&mut aya::programs::TracePoint>::try_from(p).ok())
+    {
+        Some(p) => file_exit_links
+            .into_iter()
+            .filter_map(|id| p.take_link(id).ok())
+            .collect(),
+        None => Vec::new(),
+    };
+    std::thread::scope(|scope| {
+        for link in links {
+            scope.spawn(move || drop(link));
+        }
+    });
     std::thread::scope(|scope| {
         for (name, prog) in bpf.programs_mut() {
             scope.spawn(move || {
@@ -493,6 +537,8 @@ pub struct Engine {
     cgroups_of: HashMap<String, (u64, String)>,
     /// This host's name: every container is tagged `host:NAME`.
     host: String,
+    /// Names executed files (the caller's name or the kernel's path).
+    pub identity: identity::Identity,
 }
 
 impl Engine {
@@ -515,6 +561,7 @@ impl Engine {
             boot_offset_ms,
             first_seen: HashMap::new(),
             cgroups_of: HashMap::new(),
+            identity: identity::Identity::default(),
         }
     }
 
@@ -613,20 +660,12 @@ impl Engine {
                 return Vec::new();
             }
             RawEvent::Exec(e) => {
-                let mut path = convert::cstr(&e.filename);
+                let image = self.exec_image(&h, e);
                 let argv_len = (e.argv_len as usize).min(ARGV_LEN);
                 let args = procs::split_nul(&e.argv[..argv_len]);
-                if !path.starts_with('/') {
-                    path = convert::absolute(path, h.tgid, -100);
-                } else if path.starts_with("/proc/self/") || path.starts_with("/dev/fd/") {
-                    self.ensure_known(h.tgid);
-                    if let Some(p) = self.self_exec_path(h.tgid, h.cgroup_id, &args) {
-                        path = p;
-                    }
-                }
                 self.ensure_known(h.tgid);
                 self.procs
-                    .on_exec(h.tgid, h.cgroup_id, path, args, h.uid, h.gid);
+                    .on_exec(h.tgid, h.cgroup_id, image, args, h.uid, h.gid);
                 Some(EventKind::Exec)
             }
             RawEvent::File(f) => convert::file_kind(f),
@@ -671,23 +710,108 @@ impl Engine {
         out
     }
 
+    /// What an exec ran (see [`identity`]): the caller's name when it names the file the
+    /// kernel executed, else the kernel's path; a script keeps its path, with the interpreter
+    /// beside it. Without the kernel's path (the fallback exec program), the caller's name.
+    fn exec_image(&mut self, h: &Header, e: &ExecEvent) -> procs::ExecImage {
+        let requested = convert::cstr(&e.filename);
+        let argv_len = (e.argv_len as usize).min(ARGV_LEN);
+        let argv0 = procs::split_nul(&e.argv[..argv_len]).into_iter().next();
+        // The caller's name, absolute; for /proc/self/exe and /dev/fd/N the name argv[0]
+        // gives (busybox runs its applets so), checked against the kernel's file below.
+        let name = if !requested.starts_with('/') {
+            convert::absolute(requested.clone(), h.tgid, -100)
+        } else if identity::is_magic_link(&requested) {
+            self.ensure_known(h.tgid);
+            self.self_exec_path(h.tgid, h.cgroup_id, argv0.as_deref())
+                .unwrap_or_else(|| requested.clone())
+        } else {
+            requested.clone()
+        };
+        if h.flags & FLAG_EXEC_FILE == 0 {
+            return name.into();
+        }
+        let used = (e.file_path_len as usize).min(FILE_PATH_LEN);
+        let file = identity::KernelFile::from_components(
+            &e.file_path[..used],
+            h.flags & FLAG_FILELESS != 0,
+            h.flags & FLAG_EXEC_FILE_DETACHED != 0,
+            h.flags & FLAG_EXEC_FILE_TRUNCATED != 0,
+        );
+        let file_id = (e.file_ino != 0).then(|| procs::FileId::from_kernel(e.file_dev, e.file_ino));
+        let same_file = (e.file_ino != 0 && e.prev_ino != 0)
+            .then(|| (e.prev_ino, e.prev_dev) == (e.file_ino, e.file_dev));
+        let requested_magic = identity::is_magic_link(&requested);
+        // Names are judged per container and shared per image (see identity::Scope).
+        let host = h.cgroup_id == self.host_cgroup;
+        let image = match (!host).then(|| self.resolver.cgroup(h.cgroup_id, h.tgid)) {
+            Some(Some(CgroupKind::Container { id, .. })) => {
+                let c = self.resolver.container_ref(&id);
+                Some(format!("{}:{}", c.image, c.version))
+            }
+            _ => None,
+        };
+        let scope = identity::Scope {
+            image: image.as_deref(),
+            cgroup: h.cgroup_id,
+        };
+        // Roots to resolve names in: the process's own, its parents' in the container, then
+        // any other process of the container (the exec'ing one may have exited already);
+        // looked at only when the answer is not cached.
+        let (procs, names) = (&self.procs, &mut self.identity);
+        let cgroup = h.cgroup_id;
+        let roots = procs
+            .same_cgroup_ancestry(h.tgid, cgroup, 4)
+            .into_iter()
+            .chain(std::iter::once(()).flat_map(move |_| procs.in_cgroup(cgroup, 8)))
+            .filter_map(identity::Root::of_pid);
+        let interp = convert::cstr(&e.interp);
+        let script = !interp.is_empty() && !file.fileless && !identity::is_magic_link(&requested);
+        if script {
+            // A `#!` script: the kernel opened the script by this name and ran the
+            // interpreter it names; the interpreter is checked like any exec.
+            let interp = if interp.starts_with('/') {
+                interp
+            } else {
+                convert::absolute(interp, h.tgid, -100)
+            };
+            let interpreter = names.exec_path(scope, &interp, &interp, &file, roots);
+            return procs::ExecImage {
+                path: name,
+                file_id,
+                same_file,
+                requested_magic,
+                fileless: false,
+                interpreter: Some(interpreter),
+            };
+        }
+        let path = names.exec_path(scope, &requested, &name, &file, roots);
+        procs::ExecImage {
+            path,
+            fileless: file.fileless,
+            file_id,
+            same_file,
+            requested_magic,
+            interpreter: None,
+        }
+    }
+
     /// A workload process re-exec'ing itself (`/proc/self/exe`, as busybox does for its
     /// applets) is named after its argv[0] next to the caller's executable (`/bin/sh` running
-    /// `cat` -> `/bin/cat`): deterministic, and what the command line meant.
-    fn self_exec_path(&self, pid: u32, cgroup: u64, args: &[String]) -> Option<String> {
+    /// `cat` -> `/bin/cat`); [`identity`] keeps that name only when it names the file the
+    /// kernel executed.
+    fn self_exec_path(&self, pid: u32, cgroup: u64, argv0: Option<&str>) -> Option<String> {
         let caller = self.procs.info(pid, cgroup)?;
-        let argv0 = args.first().map(String::as_str).unwrap_or("");
+        // A script's process runs its interpreter: that is the file re-executed.
+        let running = caller.interpreter.unwrap_or(caller.exec_path);
+        let argv0 = argv0.unwrap_or("");
         if argv0.starts_with('/') {
             return Some(argv0.to_string());
         }
         if argv0.is_empty() || argv0.contains('/') {
-            return Some(caller.exec_path);
+            return Some(running);
         }
-        let dir = caller
-            .exec_path
-            .rsplit_once('/')
-            .map(|(d, _)| d)
-            .unwrap_or("");
+        let dir = running.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
         Some(format!("{dir}/{argv0}"))
     }
 
@@ -755,6 +879,7 @@ impl Engine {
                 }
                 self.cgroups_of.remove(&id);
                 self.resolver.forget(cg);
+                self.identity.forget(cg);
             }
         }
         out
@@ -773,5 +898,147 @@ fn exe_hash(path: &str) -> String {
             format!("exe-{h:016x}")
         }
         Err(_) => "unknown".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An engine that knows no container (its events update the process table only).
+    fn engine() -> Engine {
+        Engine::new(
+            &CaptureOptions::default(),
+            PathBuf::from("/nonexistent-cgroup-root"),
+            1,
+            "test-host".into(),
+        )
+    }
+
+    /// Processes that do not exist here, so nothing is read from /proc for them.
+    const PID: u32 = 3_999_001;
+    const CG: u64 = 77;
+
+    fn put(buf: &mut [u8], s: &[u8]) {
+        buf[..s.len()].copy_from_slice(s);
+    }
+
+    /// An exec record: `file` is the kernel's path as components, leaf first.
+    fn exec(filename: &str, argv: &[&str], file: Option<&[&str]>, flags: u16) -> RawEvent {
+        let mut e = ExecEvent {
+            hdr: Header {
+                kind: KIND_EXEC,
+                flags,
+                tgid: PID,
+                tid: PID,
+                cgroup_id: CG,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        put(&mut e.filename, filename.as_bytes());
+        let args: Vec<u8> = argv
+            .iter()
+            .flat_map(|a| [a.as_bytes(), b"\0"].concat())
+            .collect();
+        put(&mut e.argv, &args);
+        e.argc = argv.len() as u32;
+        e.argv_len = args.len() as u32;
+        if let Some(comps) = file {
+            let bytes: Vec<u8> = comps
+                .iter()
+                .flat_map(|c| [c.as_bytes(), b"\0"].concat())
+                .collect();
+            put(&mut e.file_path, &bytes);
+            e.file_path_len = bytes.len() as u32;
+            e.hdr.flags |= FLAG_EXEC_FILE;
+            e.file_ino = 1000 + comps.len() as u64;
+            e.file_dev = 8 << 20;
+        }
+        RawEvent::Exec(Box::new(e))
+    }
+
+    fn info(e: &Engine) -> Option<model::ProcessInfo> {
+        e.procs.info(PID, CG)
+    }
+
+    #[test]
+    fn exec_records_are_named_by_the_kernels_file() {
+        let mut e = engine();
+        e.handle(&exec("/bin/sh", &["sh"], Some(&["sh", "bin"]), 0));
+        assert_eq!(info(&e).unwrap().exec_path, "/bin/sh");
+        // /proc/self/exe with a false argv[0]; no root to look in: the kernel's path
+        e.handle(&exec(
+            "/proc/self/exe",
+            &["/usr/sbin/sshd"],
+            Some(&["helper", "tmp"]),
+            0,
+        ));
+        let p = info(&e).unwrap();
+        assert_eq!(p.exec_path, "/tmp/helper");
+        assert_eq!(p.args, vec!["/usr/sbin/sshd"], "argv stays what was passed");
+        // a memfd: marked by the kernel, shown as /proc/PID/exe shows it
+        e.handle(&exec(
+            "/dev/fd/3",
+            &["cat"],
+            Some(&["memfd:payload"]),
+            FLAG_FILELESS | FLAG_EXEC_FILE_DETACHED,
+        ));
+        let p = info(&e).unwrap();
+        assert_eq!(p.exec_path, "/memfd:payload (deleted)");
+        assert!(p.fileless);
+        assert_eq!(p.ancestors, vec!["/tmp/helper", "/bin/sh"]);
+        // a script: its path, the interpreter beside it (not fileless any more)
+        let mut s = exec("/tmp/job.sh", &["/tmp/job.sh"], Some(&["sh", "bin"]), 0);
+        if let RawEvent::Exec(x) = &mut s {
+            put(&mut x.interp, b"/bin/sh");
+        }
+        e.handle(&s);
+        let p = info(&e).unwrap();
+        assert_eq!(p.exec_path, "/tmp/job.sh");
+        assert_eq!(p.interpreter.as_deref(), Some("/bin/sh"));
+        assert!(!p.fileless);
+        // a name the caller passed that is not the executed file (no root to show it is a
+        // link): the kernel's path
+        e.handle(&exec(
+            "/bin/innocent",
+            &["innocent"],
+            Some(&["evil", "tmp"]),
+            0,
+        ));
+        assert_eq!(info(&e).unwrap().exec_path, "/tmp/evil");
+        assert!(e.identity.renamed >= 2);
+    }
+
+    #[test]
+    fn without_the_kernels_file_the_callers_name_is_used() {
+        let mut e = engine();
+        e.handle(&exec("/bin/sh", &["sh"], None, 0));
+        e.handle(&exec("/proc/self/exe", &["cat"], None, 0));
+        let p = info(&e).unwrap();
+        assert_eq!(
+            p.exec_path, "/bin/cat",
+            "argv[0] beside the caller (fallback)"
+        );
+        assert_eq!(p.ancestors, vec!["/bin/sh"]);
+    }
+
+    #[test]
+    fn a_process_re_executing_its_own_file_before_the_workload_is_glue() {
+        let mut e = engine();
+        let mut again = exec(
+            "/dev/fd/6",
+            &["runc", "init"],
+            Some(&[]),
+            FLAG_EXEC_FILE_DETACHED,
+        );
+        if let RawEvent::Exec(x) = &mut again {
+            x.prev_ino = x.file_ino;
+            x.prev_dev = x.file_dev;
+        }
+        e.handle(&again);
+        assert!(info(&e).is_none(), "runc init is glue");
+        e.handle(&exec("/bin/sh", &["sh"], Some(&["busybox", "bin"]), 0));
+        assert_eq!(info(&e).unwrap().lineage(), vec!["/bin/busybox"]);
     }
 }

@@ -1,8 +1,10 @@
 //! Preflight checks, loading and attaching the eBPF programs, with one-line errors.
 
 use crate::CaptureError;
-use aya::programs::{CgroupAttachMode, CgroupSockAddr, ProgramError, TracePoint};
+use aya::maps::Array;
+use aya::programs::{CgroupAttachMode, CgroupSockAddr, ProgramError, RawTracePoint, TracePoint};
 use aya::Ebpf;
+use capture_common::KernelOffsets;
 use std::path::Path;
 
 /// The compiled eBPF object (built by build.rs).
@@ -10,7 +12,6 @@ static EBPF_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"),
 
 /// (program, tracepoint category, tracepoint name, required)
 const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
-    ("sched_process_exec", "sched", "sched_process_exec", true),
     ("sched_process_fork", "sched", "sched_process_fork", true),
     ("sched_process_exit", "sched", "sched_process_exit", true),
     ("sys_enter_execve", "syscalls", "sys_enter_execve", true),
@@ -57,7 +58,9 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
         "sys_enter_fchmodat2",
         false,
     ),
+    ("sys_enter_fchmod", "syscalls", "sys_enter_fchmod", false),
     ("sys_enter_chown", "syscalls", "sys_enter_chown", false),
+    ("sys_enter_fchown", "syscalls", "sys_enter_fchown", false),
     ("sys_enter_lchown", "syscalls", "sys_enter_lchown", false),
     (
         "sys_enter_fchownat",
@@ -92,6 +95,19 @@ const TRACEPOINTS: &[(&str, &str, &str, bool)] = &[
     ),
     ("sys_enter_bpf", "syscalls", "sys_enter_bpf", false),
     ("sys_enter_mount", "syscalls", "sys_enter_mount", false),
+    ("sys_enter_fsopen", "syscalls", "sys_enter_fsopen", false),
+    (
+        "sys_enter_move_mount",
+        "syscalls",
+        "sys_enter_move_mount",
+        false,
+    ),
+    (
+        "sys_enter_io_uring_setup",
+        "syscalls",
+        "sys_enter_io_uring_setup",
+        false,
+    ),
     ("sys_enter_setuid", "syscalls", "sys_enter_setuid", false),
     (
         "sys_enter_setreuid",
@@ -141,8 +157,10 @@ const FILE_EXITS: &[&str] = &[
     "chmod",
     "fchmodat",
     "fchmodat2",
+    "fchmod",
     "chown",
     "lchown",
+    "fchown",
     "fchownat",
     "mkdir",
     "mkdirat",
@@ -240,18 +258,87 @@ fn rejected(program: &str, e: ProgramError) -> CaptureError {
     }
 }
 
+pub type FileExitLinkId = aya::programs::trace_point::TracePointLinkId;
+
 /// Which programs got attached (for stats and logs).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default)]
 pub struct Attached {
     pub attached: Vec<String>,
     pub skipped: Vec<String>,
+    /// The links of the one `sys_exit_file` program (one per file syscall), so stopping
+    /// can detach them in parallel rather than one grace period after the other.
+    pub file_exit_links: Vec<FileExitLinkId>,
+}
+
+/// The exec program: `raw_tp/sched_process_exec` (the executed file's own path, from
+/// `bprm->file`, with the BTF offsets in `KOFFSETS`); when this kernel refuses raw
+/// tracepoints, the classic `sched/sched_process_exec` tracepoint (the caller's file name
+/// only), logged and listed as skipped.
+fn attach_exec(
+    bpf: &mut Ebpf,
+    att: &mut Attached,
+    offsets: KernelOffsets,
+) -> Result<(), CaptureError> {
+    let mut koff: Array<_, KernelOffsets> = Array::try_from(
+        bpf.map_mut("KOFFSETS")
+            .ok_or_else(|| CaptureError::Map("KOFFSETS".into()))?,
+    )
+    .map_err(|_| CaptureError::Map("KOFFSETS".into()))?;
+    koff.set(0, offsets, 0)
+        .map_err(|e| CaptureError::Map(format!("KOFFSETS[0]: {e}")))?;
+    let raw = "sched_process_exec_file";
+    let tried: Result<(), CaptureError> = (|| {
+        let p: &mut RawTracePoint = bpf
+            .program_mut(raw)
+            .ok_or_else(|| CaptureError::Load(format!("program `{raw}` missing from the object")))?
+            .try_into()
+            .map_err(|e: ProgramError| rejected(raw, e))?;
+        p.load().map_err(|e| rejected(raw, e))?;
+        p.attach("sched_process_exec")
+            .map_err(|e| rejected(raw, e))?;
+        Ok(())
+    })();
+    match tried {
+        Ok(()) => {
+            att.attached.push("raw_tp/sched_process_exec".into());
+            return Ok(());
+        }
+        Err(e) => {
+            tracing::warn!("exec identity off (exec paths are the callers' names): {e}");
+            att.skipped.push("raw_tp/sched_process_exec".into());
+        }
+    }
+    let prog = "sched_process_exec";
+    if !Path::new(TRACEFS)
+        .join("events/sched/sched_process_exec")
+        .is_dir()
+    {
+        return Err(CaptureError::MissingTracepoint(
+            "sched/sched_process_exec".into(),
+        ));
+    }
+    let p: &mut TracePoint = bpf
+        .program_mut(prog)
+        .ok_or_else(|| CaptureError::Load(format!("program `{prog}` missing from the object")))?
+        .try_into()
+        .map_err(|e: ProgramError| rejected(prog, e))?;
+    p.load().map_err(|e| rejected(prog, e))?;
+    p.attach("sched", "sched_process_exec")
+        .map_err(|e| rejected(prog, e))?;
+    att.attached.push("sched/sched_process_exec".into());
+    Ok(())
 }
 
 /// Load the object and attach everything; optional tracepoints missing on this kernel are
 /// skipped (logged), required ones and verifier rejections are errors.
 pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureError> {
+    // Before anything is loaded: a kernel whose BTF lacks a member the exec walk reads is
+    // refused with the struct and member named.
+    let offsets =
+        crate::btf::running_kernel_offsets().map_err(|e| CaptureError::Btf(e.to_string()))?;
     let mut bpf = Ebpf::load(EBPF_OBJECT).map_err(|e| CaptureError::Load(e.to_string()))?;
     let mut att = Attached::default();
+    attach_exec(&mut bpf, &mut att, offsets)?;
     let exists = |cat: &str, name: &str| {
         Path::new(TRACEFS)
             .join("events")
@@ -291,7 +378,8 @@ pub fn load_and_attach(cgroup_root: &Path) -> Result<(Ebpf, Attached), CaptureEr
                 att.skipped.push(format!("syscalls/{name}"));
                 continue;
             }
-            p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            let link = p.attach("syscalls", &name).map_err(|e| rejected(prog, e))?;
+            att.file_exit_links.push(link);
             att.attached.push(format!("syscalls/{name}"));
         }
     }

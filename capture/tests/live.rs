@@ -289,6 +289,8 @@ fn live_capture_of_podman_containers_lands_in_the_store() {
         "p:/bin/sh|p:/bin/nslookup".into(),
         "p:/bin/sh|p:/bin/nslookup|d:example.test A".into(),
         "p:/bin/sh|p:/bin/nslookup|f:/etc/resolv.conf".into(),
+        // a failed attempt (the image has no /etc/host.conf): kept, marked `failed`
+        "p:/bin/sh|p:/bin/nslookup|f:/etc/host.conf".into(),
         "p:/bin/sh|p:/bin/nslookup|n:bind udp/0 any".into(),
         "p:/bin/sh|p:/bin/nslookup|n:connect udp/53 loopback".into(),
         "p:/bin/sh|p:/bin/sleep".into(),
@@ -304,6 +306,10 @@ fn live_capture_of_podman_containers_lands_in_the_store() {
             Access::WRITE.union(Access::CREATE).union(Access::TRUNCATE)
         );
         assert_eq!(access["p:/bin/sh|p:/bin/cat|f:/etc/app.conf"], Access::READ);
+        assert_eq!(
+            access["p:/bin/sh|p:/bin/nslookup|f:/etc/host.conf"],
+            Access::READ.union(Access::FAILED)
+        );
         assert_eq!(
             containers.len(),
             if version == "1.0" { 2 } else { 1 },

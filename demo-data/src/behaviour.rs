@@ -179,6 +179,8 @@ impl Activity {
             EventKind::Open {
                 path: path.to_string(),
                 access,
+                errno: 0,
+                requested: None,
             },
         )
     }

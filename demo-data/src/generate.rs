@@ -219,6 +219,7 @@ impl<'a> ContainerRun<'a> {
                     uid: proc.uid,
                     gid: proc.gid,
                     ancestors: self.model.ancestors(op.proc),
+                    ..Default::default()
                 },
                 kind: fill_kind(&op.kind, &fill),
             };
@@ -237,9 +238,16 @@ impl<'a> ContainerRun<'a> {
 fn fill_kind(kind: &EventKind, fill: &dyn Fn(&str) -> String) -> EventKind {
     use EventKind as K;
     match kind {
-        K::Open { path, access } => K::Open {
+        K::Open {
+            path,
+            access,
+            errno,
+            requested,
+        } => K::Open {
             path: fill(path),
             access: *access,
+            errno: *errno,
+            requested: requested.as_deref().map(fill),
         },
         K::Unlink { path } => K::Unlink { path: fill(path) },
         K::Rename { from, to } => K::Rename {
@@ -271,6 +279,7 @@ fn fill_kind(kind: &EventKind, fill: &dyn Fn(&str) -> String) -> EventKind {
             port: *port,
         },
         K::MemfdCreate { name } => K::MemfdCreate { name: fill(name) },
+        K::IoUringSetup { entries } => K::IoUringSetup { entries: *entries },
         other => other.clone(),
     }
 }

@@ -205,7 +205,7 @@ pub fn is_write(access: Access) -> bool {
 pub fn written_paths(ev: &Event) -> Vec<String> {
     use crate::fold::fold_path;
     match &ev.kind {
-        EventKind::Open { path, access } if is_write(*access) => vec![fold_path(path)],
+        EventKind::Open { path, access, .. } if is_write(*access) => vec![fold_path(path)],
         EventKind::Rename { to, .. } => vec![fold_path(to)],
         EventKind::Chmod { path, .. } => vec![fold_path(path)],
         _ => Vec::new(),
@@ -315,7 +315,7 @@ fn rank(
             let (sev, tac) = match op {
                 "ptrace" => (S::High, tactic::PRIVILEGE_ESCALATION),
                 "load_module" => (S::High, tactic::PERSISTENCE),
-                "bpf" | "memfd_create" => (S::High, tactic::DEFENSE_EVASION),
+                "bpf" | "memfd_create" | "io_uring_setup" => (S::High, tactic::DEFENSE_EVASION),
                 "mount" => (S::High, tactic::PRIVILEGE_ESCALATION),
                 _ => (S::Medium, tactic::PRIVILEGE_ESCALATION),
             };
@@ -445,6 +445,8 @@ mod tests {
         EventKind::Open {
             path: path.into(),
             access,
+            errno: 0,
+            requested: None,
         }
     }
 

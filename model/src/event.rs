@@ -5,6 +5,7 @@
 //! event is recorded into a tree or turned into a signal.
 
 use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
 use std::fmt;
 
 /// The container an event came from, resolved to its image.
@@ -64,6 +65,13 @@ pub struct ProcessInfo {
     /// Exec paths of the ancestors inside the container, nearest (parent) first.
     #[serde(default)]
     pub ancestors: Vec<String>,
+    /// The kernel marked the executed file as having no link left (`i_nlink == 0`): a
+    /// memfd or a deleted file. Set from the kernel, not from the path's text.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fileless: bool,
+    /// For a `#!` script (`exec_path`), the interpreter the kernel ran for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interpreter: Option<String>,
 }
 
 impl ProcessInfo {
@@ -103,8 +111,10 @@ impl Access {
     pub const CHOWN: Access = Access(1 << 7);
     pub const EXEC: Access = Access(1 << 8);
     pub const MKDIR: Access = Access(1 << 9);
+    /// The open was attempted and failed (the other bits are what was asked for).
+    pub const FAILED: Access = Access(1 << 10);
 
-    const NAMES: [(Access, &'static str); 10] = [
+    const NAMES: [(Access, &'static str); 11] = [
         (Access::READ, "read"),
         (Access::WRITE, "write"),
         (Access::CREATE, "create"),
@@ -115,6 +125,7 @@ impl Access {
         (Access::CHOWN, "chown"),
         (Access::EXEC, "exec"),
         (Access::MKDIR, "mkdir"),
+        (Access::FAILED, "failed"),
     ];
 
     pub fn union(self, other: Access) -> Access {
@@ -177,6 +188,20 @@ impl NetClass {
         }
     }
 
+    /// The class named by [`NetClass::as_str`].
+    pub fn parse(s: &str) -> Option<NetClass> {
+        [
+            NetClass::Loopback,
+            NetClass::Private,
+            NetClass::LinkLocal,
+            NetClass::Public,
+            NetClass::Unspecified,
+            NetClass::Unix,
+        ]
+        .into_iter()
+        .find(|c| c.as_str() == s)
+    }
+
     /// Classify an IPv4 or IPv6 address given as text.
     pub fn of_addr(addr: &str) -> NetClass {
         use std::net::IpAddr;
@@ -234,6 +259,16 @@ pub enum EventKind {
     Open {
         path: String,
         access: Access,
+        /// 0: the kernel opened the file. Otherwise the errno of a failed attempt (sent for
+        /// permission errors anywhere and for missing files under sensitive directories):
+        /// an attempt is evidence too, and rules match it (`open.retval`, `open.error`).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        errno: u16,
+        /// The path as the caller passed it, kept when it differs from `path`, the kernel's
+        /// path of the file it opened (a symlink, a relative path, `..`, a buffer rewritten
+        /// by another thread). Rules see it as `open.file.requested_path`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        requested: Option<String>,
     },
     Unlink {
         path: String,
@@ -293,6 +328,11 @@ pub enum EventKind {
     MemfdCreate {
         name: String,
     },
+    /// io_uring_setup(2): a ring whose submissions (opens, connects, reads) bypass the
+    /// syscall tracepoints.
+    IoUringSetup {
+        entries: u32,
+    },
 }
 
 impl EventKind {
@@ -319,8 +359,27 @@ impl EventKind {
             EventKind::Setgid { .. } => "setgid",
             EventKind::Capset => "capset",
             EventKind::MemfdCreate { .. } => "memfd_create",
+            EventKind::IoUringSetup { .. } => "io_uring_setup",
         }
     }
+}
+
+fn is_zero(v: &u16) -> bool {
+    *v == 0
+}
+
+/// The symbolic name of an errno a failed open reports (`EACCES`), or its number.
+pub fn errno_name(errno: u16) -> Cow<'static, str> {
+    Cow::Borrowed(match errno {
+        1 => "EPERM",
+        2 => "ENOENT",
+        13 => "EACCES",
+        20 => "ENOTDIR",
+        21 => "EISDIR",
+        30 => "EROFS",
+        40 => "ELOOP",
+        _ => return Cow::Owned(format!("errno {errno}")),
+    })
 }
 
 /// One event of one workload.
@@ -341,7 +400,21 @@ impl Event {
             EventKind::Exec => format!("exec {}", self.process.exec_path),
             EventKind::Fork { child_pid } => format!("fork -> {child_pid}"),
             EventKind::Exit { code } => format!("exit {code}"),
-            EventKind::Open { path, access } => format!("open {path} ({access})"),
+            EventKind::Open {
+                path,
+                access,
+                errno,
+                requested,
+            } => {
+                let mut s = format!("open {path} ({access})");
+                if let Some(r) = requested {
+                    s.push_str(&format!(" requested as {r}"));
+                }
+                if *errno != 0 {
+                    s.push_str(&format!(" failed: {}", errno_name(*errno)));
+                }
+                s
+            }
             EventKind::Unlink { path } => format!("unlink {path}"),
             EventKind::Rename { from, to } => format!("rename {from} -> {to}"),
             EventKind::Chmod { path, mode } => format!("chmod {path} {mode:o}"),
@@ -369,6 +442,7 @@ impl Event {
             EventKind::Setgid { gid } => format!("setgid {gid}"),
             EventKind::Capset => "capset".to_string(),
             EventKind::MemfdCreate { name } => format!("memfd_create {name}"),
+            EventKind::IoUringSetup { entries } => format!("io_uring_setup {entries} entries"),
         }
     }
 }
@@ -420,6 +494,8 @@ mod tests {
             kind: EventKind::Open {
                 path: "/etc/shadow".into(),
                 access: Access::READ,
+                errno: 0,
+                requested: None,
             },
         };
         let j = serde_json::to_string(&e).unwrap();

@@ -1,12 +1,17 @@
 //! The wsprof domain, free of I/O: what a workload did ([`event`]), how that becomes an
 //! activity tree and a snapshot ([`tree`], [`snapshot`]), how snapshots merge into a profile
 //! with commonality and a lifecycle ([`profile`]), and what a person triages ([`signal`],
-//! [`suppression`]).
+//! [`suppression`]); beyond triage: version diffs ([`diff`]), outlier containers
+//! ([`outlier`]) and exports for other tools ([`export`]).
 
 pub mod calendar;
+pub mod diff;
 pub mod drift;
 pub mod event;
+pub mod export;
 pub mod fold;
+pub mod learning;
+pub mod outlier;
 pub mod profile;
 pub mod rule;
 pub mod scrub;
@@ -16,6 +21,6 @@ pub mod suppression;
 pub mod tree;
 
 pub use event::{Access, ContainerRef, Event, EventKind, NetClass, ProcessInfo};
-pub use profile::{LifecycleSettings, Profile, ProfileStatus};
+pub use profile::{LifecycleAction, LifecycleSettings, Profile, ProfileStatus};
 pub use snapshot::Snapshot;
 pub use tree::{ActivityTree, NodeKey, NodeKind};

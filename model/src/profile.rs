@@ -62,6 +62,47 @@ impl ProfileStatus {
     }
 }
 
+/// A person's decision on a profile's lifecycle, beside the automatic rule
+/// ([`LifecycleSettings::is_stable`]): the rule only ever makes a Learning profile Stable;
+/// a person may promote a Learning profile to Stable early, or reset a Stable one to
+/// Learning (it then learns again from the next snapshot). Both are recorded and undoable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LifecycleAction {
+    /// Learning -> Stable now, whatever the thresholds say: nothing more is merged.
+    Promote,
+    /// -> Learning with an empty profile: what it learned so far becomes the archived
+    /// generation (kept, with its snapshots, as evidence; an undo adds it back).
+    Reset,
+}
+
+impl LifecycleAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleAction::Promote => "promote",
+            LifecycleAction::Reset => "reset",
+        }
+    }
+    pub fn parse(s: &str) -> Option<LifecycleAction> {
+        match s {
+            "promote" => Some(LifecycleAction::Promote),
+            "reset" => Some(LifecycleAction::Reset),
+            _ => None,
+        }
+    }
+}
+
+/// Why a lifecycle decision was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LifecycleRefused {
+    #[error("profile {0} is already Stable")]
+    AlreadyStable(String),
+    #[error(
+        "profile {0} is Learning and has learned nothing since it was reset: nothing to reset"
+    )]
+    NothingToReset(String),
+}
+
 /// Statistics of one node across the merged snapshots.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NodeStats {
@@ -175,6 +216,59 @@ impl Profile {
         self.status
     }
 
+    /// A person promotes the profile to Stable now (it then takes no more snapshots, and
+    /// activity it lacks is drift). Refused when it is Stable already.
+    pub fn promote(&mut self) -> Result<(), LifecycleRefused> {
+        if self.status == ProfileStatus::Stable {
+            return Err(LifecycleRefused::AlreadyStable(self.name()));
+        }
+        self.status = ProfileStatus::Stable;
+        Ok(())
+    }
+
+    /// A person resets the profile to Learning: it starts again empty (no nodes, no
+    /// snapshots, so the lifecycle thresholds count from its next snapshot) and what it had
+    /// learned is returned, as the archived generation [`restore`](Self::restore) adds
+    /// back. Refused for a Learning profile that holds nothing.
+    pub fn reset(&mut self) -> Result<Profile, LifecycleRefused> {
+        if self.status == ProfileStatus::Learning && self.snapshot_count == 0 {
+            return Err(LifecycleRefused::NothingToReset(self.name()));
+        }
+        let fresh = Profile::new(&self.image, &self.version);
+        Ok(std::mem::replace(self, fresh))
+    }
+
+    /// Undo a reset: the archived generation comes back, added to what was learned since
+    /// (node and snapshot counts add: the two generations hold different snapshots), with
+    /// the status it had.
+    pub fn restore(&mut self, archived: Profile) {
+        for (key, old) in archived.nodes {
+            match self.nodes.get_mut(&key) {
+                Some(n) => {
+                    n.snapshots += old.snapshots;
+                    n.access = n.access.union(old.access);
+                    // the smallest sample, as `merge` keeps
+                    if !old.args.is_empty() && (n.args.is_empty() || old.args < n.args) {
+                        n.args = old.args;
+                    }
+                }
+                None => {
+                    self.nodes.insert(key, old);
+                }
+            }
+        }
+        self.snapshot_count += archived.snapshot_count;
+        self.first_snapshot_ms = match (self.first_snapshot_ms, archived.first_snapshot_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.last_updated_ms = match (self.last_updated_ms, archived.last_updated_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.status = archived.status;
+    }
+
     /// Snapshots containing the node / snapshots merged (0 when the node is absent).
     pub fn node_commonality(&self, key: &NodeKey) -> f64 {
         match (self.nodes.get(key), self.snapshot_count) {
@@ -285,6 +379,8 @@ mod tests {
                 kind: EventKind::Open {
                     path: FILES[f % 4].into(),
                     access: Access::READ,
+                    errno: 0,
+                    requested: None,
                 },
             });
         }
@@ -430,6 +526,86 @@ mod tests {
             let diff = (p.commonality() - mean_snapshot_coverage(&p, &snaps)).abs();
             prop_assert!(diff < 1e-9, "{} vs {}", p.commonality(), mean_snapshot_coverage(&p, &snaps));
             for s in p.nodes.values() { prop_assert!(s.snapshots >= 1 && s.snapshots <= p.snapshot_count); }
+        }
+    }
+
+    #[test]
+    fn promote_makes_stable_now_and_refuses_twice() {
+        let mut p = Profile::new("web", "1");
+        p.merge(&snapshot(0, 0, &[(0, 0)]), &never_stable())
+            .unwrap();
+        p.promote().unwrap();
+        assert_eq!(p.status, ProfileStatus::Stable);
+        assert_eq!(
+            p.merge(&snapshot(1, 10, &[]), &never_stable()),
+            Err(MergeRefused::Stable("web:1".into())),
+            "a promoted profile is immutable like any Stable one"
+        );
+        assert_eq!(
+            p.promote(),
+            Err(LifecycleRefused::AlreadyStable("web:1".into()))
+        );
+    }
+
+    #[test]
+    fn reset_learns_again_from_the_next_snapshot() {
+        let settings = LifecycleSettings {
+            stable_after_snapshots: 3,
+            stable_after_ms: 1_000_000,
+        };
+        let mut p = Profile::new("web", "1");
+        for i in 0..3 {
+            p.merge(&snapshot(i, i as i64 * 10, &[(0, 0)]), &settings)
+                .unwrap();
+        }
+        assert_eq!(p.status, ProfileStatus::Stable);
+        let archived = p.reset().unwrap();
+        assert_eq!(archived.snapshot_count, 3);
+        assert_eq!(archived.status, ProfileStatus::Stable);
+        assert_eq!((p.status, p.snapshot_count), (ProfileStatus::Learning, 0));
+        assert!(p.nodes.is_empty() && p.first_snapshot_ms.is_none());
+        // long after the first snapshot of the old generation: the clock starts again
+        let later = 5_000_000;
+        assert_eq!(
+            p.merge(&snapshot(7, later, &[(1, 1)]), &settings),
+            Ok(ProfileStatus::Learning)
+        );
+        assert_eq!(p.first_snapshot_ms, Some(later));
+        // nothing learned since a reset: a second reset has nothing to do
+        let mut q = Profile::new("web", "2");
+        assert_eq!(
+            q.reset(),
+            Err(LifecycleRefused::NothingToReset("web:2".into()))
+        );
+    }
+
+    proptest! {
+        /// Undoing a reset gives the profile that merging both generations would have
+        /// given, with the status from before the reset.
+        #[test]
+        fn restore_adds_the_generations(
+            before in proptest::collection::vec(proptest::collection::vec((0usize..4, 0usize..4), 0..4), 1..6),
+            after in proptest::collection::vec(proptest::collection::vec((0usize..4, 0usize..4), 0..4), 0..6),
+        ) {
+            let snaps: Vec<Snapshot> = before.iter().chain(after.iter()).enumerate()
+                .map(|(i, a)| snapshot(i, 1000 - i as i64 * 7, a)).collect();
+            let mut whole = Profile::new("web", "1");
+            for s in &snaps {
+                whole.merge(s, &never_stable()).unwrap();
+            }
+            let mut p = Profile::new("web", "1");
+            for s in &snaps[..before.len()] {
+                p.merge(s, &never_stable()).unwrap();
+            }
+            p.promote().unwrap();
+            let archived = p.reset().unwrap();
+            for s in &snaps[before.len()..] {
+                p.merge(s, &never_stable()).unwrap();
+            }
+            p.restore(archived);
+            prop_assert_eq!(p.status, ProfileStatus::Stable);
+            p.status = whole.status;
+            prop_assert_eq!(p, whole);
         }
     }
 }

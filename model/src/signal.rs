@@ -256,6 +256,8 @@ mod tests {
                     EventKind::Open {
                         path: "/etc/passwd".into(),
                         access: Access::READ,
+                        errno: 0,
+                        requested: None,
                     },
                 ));
             }
@@ -284,6 +286,8 @@ mod tests {
             EventKind::Open {
                 path: "/proc/77/environ".into(),
                 access: Access::READ,
+                errno: 0,
+                requested: None,
             },
         );
         assert_eq!(

@@ -135,6 +135,8 @@ mod tests {
             kind: EventKind::Open {
                 path: "/etc/nginx/nginx.conf".into(),
                 access: Access::READ,
+                errno: 0,
+                requested: None,
             },
         });
         Snapshot {

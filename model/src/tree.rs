@@ -94,6 +94,22 @@ impl NodeKey {
         };
         (kind, seg.get(2..).unwrap_or("").replace("%7C", "|"))
     }
+    /// The node as a person reads it: the base names of its process lineage, then (for a
+    /// file, DNS, network or kernel node) its kind and label:
+    /// `nginx > sh > bash > cat: file /etc/shadow`.
+    pub fn describe(&self) -> String {
+        let lineage: Vec<String> = self
+            .lineage()
+            .iter()
+            .map(|p| crate::event::base_name(p).to_string())
+            .collect();
+        let (kind, label) = self.last();
+        match kind {
+            NodeKind::Process => lineage.join(" > "),
+            k => format!("{}: {} {label}", lineage.join(" > "), k.as_str()),
+        }
+    }
+
     /// Labels of the process segments (the lineage), root first.
     pub fn lineage(&self) -> Vec<String> {
         self.0
@@ -293,7 +309,19 @@ impl ActivityTree {
         }
         match &ev.kind {
             EventKind::Exec | EventKind::Fork { .. } | EventKind::Exit { .. } => {}
-            EventKind::Open { path, access } => node.add_file(&fold_path(path), *access),
+            EventKind::Open {
+                path,
+                access,
+                errno,
+                ..
+            } => {
+                let access = if *errno == 0 {
+                    *access
+                } else {
+                    access.union(Access::FAILED)
+                };
+                node.add_file(&fold_path(path), access)
+            }
             EventKind::Unlink { path } => node.add_file(&fold_path(path), Access::UNLINK),
             EventKind::Rename { from, to } => {
                 node.add_file(&fold_path(from), Access::RENAME);
@@ -345,6 +373,10 @@ impl ActivityTree {
             EventKind::MemfdCreate { name } => node.add_kernel(KernelNode {
                 op: "memfd_create".into(),
                 detail: fold_path(name),
+            }),
+            EventKind::IoUringSetup { .. } => node.add_kernel(KernelNode {
+                op: "io_uring_setup".into(),
+                detail: String::new(),
             }),
         }
     }
@@ -483,6 +515,24 @@ pub fn net_label(n: &NetNode) -> String {
     format!("{} {}/{} {}", n.op, n.family, n.port, n.class.as_str())
 }
 
+/// A network node read back from its label (`connect tcp/5432 private`); None when the
+/// label is not one [`net_label`] writes.
+pub fn parse_net_label(label: &str) -> Option<NetNode> {
+    let mut parts = label.split(' ');
+    let op = parts.next()?;
+    let (family, port) = parts.next()?.split_once('/')?;
+    let class = NetClass::parse(parts.next()?)?;
+    if parts.next().is_some() || !matches!(op, "connect" | "bind") {
+        return None;
+    }
+    Some(NetNode {
+        op: op.to_string(),
+        family: family.to_string(),
+        port: port.parse().ok()?,
+        class,
+    })
+}
+
 /// Label of a DNS node: `example.com A`.
 pub fn dns_label(n: &DnsNode) -> String {
     format!("{} {}", n.name, n.qtype)
@@ -595,6 +645,7 @@ mod tests {
                 uid: 0,
                 gid: 0,
                 ancestors: anc.iter().rev().map(|s| s.to_string()).collect(),
+                ..Default::default()
             },
             kind,
         }
@@ -609,6 +660,8 @@ mod tests {
             EventKind::Open {
                 path: "/proc/42/status".into(),
                 access: Access::READ,
+                errno: 0,
+                requested: None,
             },
         ));
         t.record(&ev(
@@ -616,6 +669,8 @@ mod tests {
             EventKind::Open {
                 path: "/proc/43/status".into(),
                 access: Access::WRITE,
+                errno: 0,
+                requested: None,
             },
         ));
         t.record(&ev(
@@ -725,6 +780,26 @@ mod tests {
     }
 
     #[test]
+    fn net_labels_read_back_and_keys_describe_themselves() {
+        let n = NetNode {
+            op: "connect".into(),
+            family: "udp6".into(),
+            port: 53,
+            class: NetClass::LinkLocal,
+        };
+        assert_eq!(parse_net_label(&net_label(&n)), Some(n));
+        assert_eq!(parse_net_label("connect tcp/x public"), None);
+        assert_eq!(parse_net_label("connect tcp/80 galaxy"), None);
+        assert_eq!(parse_net_label("listen tcp/80 public"), None);
+        let k = NodeKey::of_lineage(&["/usr/sbin/nginx", "/bin/sh", "/bin/cat"]).unwrap();
+        assert_eq!(k.describe(), "nginx > sh > cat");
+        assert_eq!(
+            k.child(NodeKind::File, "/etc/shadow").describe(),
+            "nginx > sh > cat: file /etc/shadow"
+        );
+    }
+
+    #[test]
     fn tree_json_round_trip() {
         let mut t = ActivityTree::default();
         t.record(&ev(
@@ -739,6 +814,8 @@ mod tests {
             EventKind::Open {
                 path: "/etc/hosts".into(),
                 access: Access::READ,
+                errno: 0,
+                requested: None,
             },
         ));
         let j = serde_json::to_string(&t).unwrap();

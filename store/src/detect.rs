@@ -44,6 +44,9 @@ pub struct Detector {
     profiles: HashMap<(String, String), Known>,
     /// container -> folded paths it wrote (bounded)
     written: HashMap<String, HashSet<String>>,
+    /// The store's lifecycle epoch the cached profiles were read at: a person's promote or
+    /// reset moves it, and the cache is read again.
+    epoch: u64,
     pub stats: DetectStats,
 }
 
@@ -53,6 +56,7 @@ impl Detector {
             rules,
             profiles: HashMap::new(),
             written: HashMap::new(),
+            epoch: 0,
             stats: DetectStats::default(),
         }
     }
@@ -77,6 +81,11 @@ impl Detector {
 
     /// The workload's profile if it is Stable.
     fn stable_profile(&mut self, store: &mut Store, ev: &Event) -> Result<Option<&Profile>> {
+        if self.epoch != store.lifecycle_epoch() {
+            // a person promoted or reset a profile: Stable ones may have changed too
+            self.profiles.clear();
+            self.epoch = store.lifecycle_epoch();
+        }
         let key = (ev.container.image.clone(), ev.container.version.clone());
         if !self.profiles.contains_key(&key) {
             // as the writer sees them: with what its open batch gathered

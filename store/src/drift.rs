@@ -351,17 +351,30 @@ impl Pending {
 
 impl Reads<'_> {
     /// Fill `drift` of the drift signals among `rows` (all, or the one named).
-    pub(crate) fn attach_drift(&self, rows: &mut [SignalRow], one: Option<i64>) -> Result<()> {
+    pub(crate) fn attach_drift(
+        &self,
+        rows: &mut [SignalRow],
+        one: Option<i64>,
+        ids: Option<&str>,
+    ) -> Result<()> {
         if !rows.iter().any(|s| s.kind == SignalKind::Drift.as_str()) {
             return Ok(());
         }
-        let mut stmt = self.conn.prepare(
+        // `ids`: the signals of a page (see `signal::page_ids`).
+        let mut stmt = self.conn.prepare(if ids.is_some() {
             "SELECT signal_id, node_key, parent_key, kind, label, access, category, severity,
                     tactic, why, count, first_ms, last_ms
-             FROM drift_nodes WHERE (? IS NULL OR signal_id = ?)
-             ORDER BY signal_id, first_ms, length(node_key), node_key",
-        )?;
-        let found = stmt.query_map(params![one, one], |r| {
+             FROM drift_nodes
+             WHERE (? IS NULL OR signal_id = ?)
+               AND signal_id IN (SELECT unnest(CAST(? AS BIGINT[])))
+             ORDER BY signal_id, first_ms, length(node_key), node_key"
+        } else {
+            "SELECT signal_id, node_key, parent_key, kind, label, access, category, severity,
+                    tactic, why, count, first_ms, last_ms
+             FROM drift_nodes WHERE (? IS NULL OR signal_id = ?) AND CAST(? AS VARCHAR) IS NULL
+             ORDER BY signal_id, first_ms, length(node_key), node_key"
+        })?;
+        let found = stmt.query_map(params![one, one, ids], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 DriftNodeRow {

@@ -25,24 +25,33 @@ pub mod detect;
 mod drift;
 mod exchange;
 mod ingest;
+mod investigation;
+mod learning;
+mod lifecycle;
 mod merge;
 mod migration;
 mod query;
 mod read;
 pub mod recovery;
+pub mod response;
 mod retention;
 mod signal;
+mod snapshot;
 mod snapshot_file;
 mod suppression;
 
 pub use drift::{DriftNodeRow, DriftOutcome, DRIFT_BLOCK};
 pub use exchange::ExchangeError;
 pub use ingest::IngestOutcome;
+pub use learning::{LearningProgress, ProgressStep};
+pub use lifecycle::LifecycleChange;
 pub use query::{NodeRow, ProfileSummary, SnapshotSummary};
 pub use read::StoreReader;
 pub use recovery::{CheckReport, RecoverReport, StoreCounts};
+pub use response::{ResponseAction, ResponseRow};
 pub use retention::PruneOutcome;
 pub use signal::{rate_limit_note, AddOutcome, MatchRow, SignalFilter, SignalRow, MATCH_PAGE};
+pub use snapshot::SnapshotDetail;
 pub use suppression::SuppressionRow;
 
 use duckdb::Connection;
@@ -142,6 +151,8 @@ pub struct Store {
     snapshot_ids: Option<std::collections::HashSet<u64>>,
     /// The batch's staging tables exist on this connection.
     staging_ready: bool,
+    /// Moved by every lifecycle decision (see `lifecycle.rs`).
+    lifecycle_epoch: u64,
 }
 
 impl Store {
@@ -167,6 +178,7 @@ impl Store {
             signal_seq: None,
             snapshot_ids: None,
             staging_ready: false,
+            lifecycle_epoch: 0,
         };
         migration::migrate(&mut store.conn).map_err(|e| match (&store.path, e) {
             (Some(p), StoreError::Db(d)) => classify_open_error(p, d),

@@ -175,10 +175,98 @@ CREATE TABLE capture_stats (
         // namespace, a pod, any runtime label); '' = every container of the image.
         "ALTER TABLE suppressions ADD COLUMN scope_tag VARCHAR DEFAULT '';",
     ),
+    (
+        7,
+        // Learning progress and manual lifecycle decisions.
+        // - `snapshots.ingest_seq`: the order snapshots were stored in; learning progress
+        //   counts new nodes in that order. Rows stored before keep the order of their rows,
+        //   numbered -N..-1 so that they sort before every later one whatever the sequence
+        //   gave them while the column was added.
+        // - `lifecycle_changes`: a person promoted a profile to Stable or reset it to
+        //   Learning: who, when, why, the profile's state before (what an undo restores).
+        // - `lifecycle_archive`: the nodes a profile had learned when it was reset (the
+        //   archived generation, evidence; an undo adds them back). `snapshots.reset_id`
+        //   names the reset whose archived generation a snapshot belongs to (NULL: the
+        //   current one).
+        // - `decisions.profile`: the `image:version` a lifecycle decision was about.
+        // Written to be run again (IF NOT EXISTS): its row order fix-up (FOLLOW_UPS) runs in
+        // a transaction of its own, and the version is recorded only with it.
+        "CREATE SEQUENCE IF NOT EXISTS snapshot_seq START 1;
+         CREATE SEQUENCE IF NOT EXISTS lifecycle_change_ids START 1;
+         ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS ingest_seq BIGINT DEFAULT nextval('snapshot_seq');
+         ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS reset_id BIGINT;
+         CREATE TABLE IF NOT EXISTS lifecycle_changes (
+             change_id              BIGINT PRIMARY KEY DEFAULT nextval('lifecycle_change_ids'),
+             profile_id             INTEGER NOT NULL,
+             action                 VARCHAR NOT NULL,
+             ts_ms                  BIGINT NOT NULL,
+             who                    VARCHAR NOT NULL,
+             reason                 VARCHAR NOT NULL,
+             prev_status            VARCHAR NOT NULL,
+             prev_snapshot_count    INTEGER NOT NULL,
+             prev_first_snapshot_ms BIGINT,
+             prev_last_updated_ms   BIGINT,
+             prev_stable_since_ms   BIGINT,
+             undone_ms              BIGINT,
+             undone_by              VARCHAR,
+             undo_reason            VARCHAR
+         );
+         CREATE TABLE IF NOT EXISTS lifecycle_archive (
+             change_id  BIGINT NOT NULL,
+             node_key   VARCHAR NOT NULL,
+             parent_key VARCHAR,
+             kind       VARCHAR NOT NULL,
+             label      VARCHAR NOT NULL,
+             depth      INTEGER NOT NULL,
+             snapshots  INTEGER NOT NULL,
+             access     INTEGER NOT NULL,
+             args_json  VARCHAR NOT NULL
+         );
+         ALTER TABLE decisions ADD COLUMN IF NOT EXISTS profile VARCHAR;",
+    ),
+    (
+        8,
+        // Responses: a container frozen or thawed from a signal, who did it, through what
+        // (the cgroup v2 directory, or the runtime's pause), and how it went. An
+        // append-only audit table: a failed attempt is recorded with its error.
+        "CREATE SEQUENCE response_ids START 1;
+         CREATE TABLE responses (
+            response_id  BIGINT PRIMARY KEY DEFAULT nextval('response_ids'),
+            at_ms        BIGINT NOT NULL,
+            who          VARCHAR NOT NULL,
+            action       VARCHAR NOT NULL,
+            container_id VARCHAR NOT NULL,
+            image        VARCHAR NOT NULL,
+            version      VARCHAR NOT NULL,
+            signal_id    BIGINT,
+            cgroup_path  VARCHAR NOT NULL,
+            method       VARCHAR NOT NULL,
+            outcome      VARCHAR NOT NULL,
+            error        VARCHAR NOT NULL,
+            reason       VARCHAR NOT NULL
+         );",
+    ),
 ];
 
+/// (version, SQL) to run after a migration's own transaction, once that is checkpointed, in
+/// a transaction of its own that also records the version: DuckDB refuses to update a
+/// table in the transaction that altered it. The migration must then be safe to run again
+/// (a crash between the two leaves it applied but unrecorded).
+const FOLLOW_UPS: &[(i64, &str)] = &[(
+    7,
+    // Snapshots stored before migration 7 (all of them, when it runs): the order of their
+    // rows (the column's default numbered them in parallel, nearly but not exactly in that
+    // order), as -N..-1 so that they sort before every later snapshot whatever the
+    // sequence gave them.
+    "UPDATE snapshots SET ingest_seq = o.n
+       FROM (SELECT snapshot_id AS id,
+                    row_number() OVER (ORDER BY rowid) - count(*) OVER () - 1 AS n
+             FROM snapshots) o
+      WHERE snapshots.snapshot_id = o.id;",
+)];
+
 /// Latest schema version this build knows.
-pub const LATEST: i64 = 6;
+pub const LATEST: i64 = 8;
 
 pub fn migrate(conn: &mut Connection) -> Result<()> {
     conn.execute_batch(
@@ -195,19 +283,44 @@ pub fn migrate(conn: &mut Connection) -> Result<()> {
             known: LATEST,
         });
     }
-    let pending: Vec<_> = MIGRATIONS.iter().filter(|(v, _)| *v > current).collect();
+    // Every migration not recorded yet, in order: not only those above the newest applied
+    // one, since migrations developed apart land in any order (a store made by a build
+    // with 8 but not 7 gets 7 when it meets a build that has it). Each touches its own
+    // tables and columns.
+    let applied: std::collections::HashSet<i64> = {
+        let mut stmt = conn.prepare("SELECT version FROM schema_migrations")?;
+        let rows = stmt.query_map([], |r| r.get::<_, i64>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let pending: Vec<_> = MIGRATIONS
+        .iter()
+        .filter(|(v, _)| !applied.contains(v))
+        .collect();
     if pending.is_empty() {
         return Ok(());
     }
     conn.execute_batch("CHECKPOINT")?;
     for (version, sql) in pending {
+        let follow_up = FOLLOW_UPS.iter().find(|(v, _)| v == version).map(|f| f.1);
         let tx = conn.transaction()?;
         tx.execute_batch(sql)?;
-        tx.execute(
-            "INSERT INTO schema_migrations VALUES (?, ?)",
-            duckdb::params![version, crate::now_ms()],
-        )?;
+        if follow_up.is_none() {
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)",
+                duckdb::params![version, crate::now_ms()],
+            )?;
+        }
         tx.commit()?;
+        if let Some(f) = follow_up {
+            conn.execute_batch("CHECKPOINT")?;
+            let tx = conn.transaction()?;
+            tx.execute_batch(f)?;
+            tx.execute(
+                "INSERT INTO schema_migrations VALUES (?, ?)",
+                duckdb::params![version, crate::now_ms()],
+            )?;
+            tx.commit()?;
+        }
         tracing::info!(version, "applied migration");
     }
     conn.execute_batch("CHECKPOINT")?;

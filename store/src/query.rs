@@ -100,6 +100,17 @@ pub struct ProfileSummary {
     /// More than one digest under one tag: the image was retagged, behaviour may differ.
     #[serde(default)]
     pub digest_changed: bool,
+    /// Snapshots of generations archived by a reset (kept as evidence, not in the profile).
+    #[serde(default)]
+    pub archived_snapshots: u32,
+    /// The latest lifecycle decision a person made on it that is not undone (promote or
+    /// reset), if any.
+    #[serde(default)]
+    pub lifecycle_decision: Option<crate::LifecycleChange>,
+    /// True when `status` is the one that decision set (promoted and Stable, or reset and
+    /// Learning again), false when the automatic rule set it.
+    #[serde(default)]
+    pub status_manual: bool,
 }
 
 /// One node of a profile as the profile screen shows it.
@@ -130,6 +141,9 @@ pub struct SnapshotSummary {
     pub tags: Vec<String>,
     #[serde(default)]
     pub digest: String,
+    /// Merged before this reset (lifecycle change id): of an archived generation.
+    #[serde(default)]
+    pub reset_id: Option<i64>,
 }
 
 impl Reads<'_> {
@@ -137,13 +151,14 @@ impl Reads<'_> {
     pub(crate) fn profiles(&self) -> Result<Vec<ProfileSummary>> {
         let mut stmt = self.conn.prepare(
             "SELECT p.image, p.version, p.status, p.snapshot_count,
-                    (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND NOT s.merged),
-                    (SELECT count(DISTINCT container_id) FROM snapshots s WHERE s.profile_id = p.profile_id),
+                    (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND NOT s.merged AND s.reset_id IS NULL),
+                    (SELECT count(DISTINCT container_id) FROM snapshots s WHERE s.profile_id = p.profile_id AND s.reset_id IS NULL),
                     (SELECT count(*) FROM profile_nodes n WHERE n.profile_id = p.profile_id),
                     coalesce((SELECT sum(n.snapshots)::DOUBLE FROM profile_nodes n WHERE n.profile_id = p.profile_id)
                         / nullif((SELECT count(*) FROM profile_nodes n WHERE n.profile_id = p.profile_id) * p.snapshot_count, 0), 0),
                     p.first_snapshot_ms, p.last_updated_ms,
-                    (SELECT count(*) FROM signals g WHERE g.image = p.image AND g.version = p.version AND g.status = 'open')
+                    (SELECT count(*) FROM signals g WHERE g.image = p.image AND g.version = p.version AND g.status = 'open'),
+                    (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND s.reset_id IS NOT NULL)
              FROM profiles p ORDER BY p.image, p.version",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -162,9 +177,30 @@ impl Reads<'_> {
                 tags: Vec::new(),
                 digests: Vec::new(),
                 digest_changed: false,
+                archived_snapshots: r.get::<_, i64>(11)? as u32,
+                lifecycle_decision: None,
+                status_manual: false,
             })
         })?;
         let mut out: Vec<ProfileSummary> = rows.collect::<Result<_, _>>()?;
+        // The decision behind each status: the newest change not undone, per profile.
+        let mut decided: BTreeMap<(String, String), crate::LifecycleChange> = BTreeMap::new();
+        for c in self.lifecycle_changes(None)? {
+            if c.undone_ms.is_none() {
+                decided
+                    .entry((c.image.clone(), c.version.clone()))
+                    .or_insert(c);
+            }
+        }
+        for p in &mut out {
+            if let Some(c) = decided.remove(&(p.image.clone(), p.version.clone())) {
+                p.status_manual = matches!(
+                    (c.action.as_str(), p.status.as_str()),
+                    ("promote", "stable") | ("reset", "learning")
+                );
+                p.lifecycle_decision = Some(c);
+            }
+        }
         // Tags and digests: few distinct values per profile, unioned here.
         let mut stmt = self.conn.prepare(
             "SELECT DISTINCT p.image, p.version, s.tags_json, s.image_digest
@@ -309,7 +345,8 @@ impl Reads<'_> {
         }))
     }
 
-    /// The snapshots behind a profile (merged and kept), newest first.
+    /// The snapshots behind a profile (merged, kept, and of archived generations), newest
+    /// first.
     pub(crate) fn profile_snapshots(
         &self,
         image: &str,
@@ -317,23 +354,11 @@ impl Reads<'_> {
     ) -> Result<Vec<SnapshotSummary>> {
         let mut stmt = self.conn.prepare(
             "SELECT s.snapshot_id, s.container_id, s.host, s.started_ms, s.ended_ms, s.merged, s.node_count,
-                    s.tags_json, s.image_digest
+                    s.tags_json, s.image_digest, s.reset_id
              FROM snapshots s JOIN profiles p USING (profile_id)
              WHERE p.image = ? AND p.version = ? ORDER BY s.ended_ms DESC, s.snapshot_id",
         )?;
-        let rows = stmt.query_map(params![image, version], |r| {
-            Ok(SnapshotSummary {
-                id: r.get(0)?,
-                container_id: r.get(1)?,
-                host: r.get(2)?,
-                started_ms: r.get(3)?,
-                ended_ms: r.get(4)?,
-                merged: r.get(5)?,
-                nodes: r.get::<_, i64>(6)? as u32,
-                tags: serde_json::from_str(&r.get::<_, String>(7)?).unwrap_or_default(),
-                digest: r.get(8)?,
-            })
-        })?;
+        let rows = stmt.query_map(params![image, version], crate::snapshot::summary_row)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 

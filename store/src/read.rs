@@ -6,8 +6,12 @@
 //! of each statement inside it). That is what makes reading while another connection
 //! commits safe: see the crate documentation and `tests/concurrency.rs`.
 
+use crate::learning::LearningProgress;
+use crate::lifecycle::LifecycleChange;
 use crate::query::{NodeRow, ProfileSummary, SnapshotSummary};
+use crate::response::ResponseRow;
 use crate::signal::{SignalFilter, SignalRow};
+use crate::snapshot::SnapshotDetail;
 use crate::suppression::SuppressionRow;
 use crate::{Result, Store, StoreSettings};
 use duckdb::Connection;
@@ -114,7 +118,8 @@ read_methods! {
     fn profile_status(&self, image: &str, version: &str) -> Result<Option<ProfileStatus>>;
     /// The profile as the domain model sees it (for suggestions and anomalies).
     fn profile(&self, image: &str, version: &str) -> Result<Option<Profile>>;
-    /// The snapshots behind a profile (merged and kept), newest first.
+    /// The snapshots behind a profile (merged, kept, and of archived generations), newest
+    /// first.
     fn profile_snapshots(&self, image: &str, version: &str) -> Result<Vec<SnapshotSummary>>;
     /// Full snapshots (trees read back) of one image version, oldest first.
     fn snapshots_of(&self, image: &str, version: &str) -> Result<Vec<Snapshot>>;
@@ -135,4 +140,24 @@ read_methods! {
     /// How many stored signals (and how many matches, counting duplicates) a suppression
     /// made from this signal would hide.
     fn preview_suppression(&self, signal_id: i64) -> Result<(u32, u64)>;
+    /// What profile `to` holds that `from` does not, what it no longer holds, and the
+    /// nodes whose commonality moved by more than `threshold` (0..1).
+    fn profile_diff(&self, from_image: &str, from_version: &str, to_image: &str, to_version: &str, threshold: f64) -> Result<model::diff::ProfileDiff>;
+    /// The profile's containers ranked by how rare their behaviour is in it.
+    fn profile_outliers(&self, image: &str, version: &str) -> Result<model::outlier::OutlierReport>;
+    /// The profile as a NetworkPolicy, rules file or Kubescape ApplicationProfile (YAML);
+    /// a Learning profile is refused unless `force`.
+    fn profile_export(&self, image: &str, version: &str, format: model::export::ExportFormat, force: bool) -> Result<String>;
+    /// One snapshot with its own tree, each node's commonality in the profile, and what it
+    /// brought to the profile first.
+    fn snapshot_detail(&self, id: &str) -> Result<SnapshotDetail>;
+    /// The snapshot windows of a signal's container from its first to its last match,
+    /// oldest first (the first is where it happened).
+    fn signal_snapshots(&self, signal_id: i64) -> Result<Vec<SnapshotSummary>>;
+    /// Per node kind, the new nodes each of a profile's last `last` merged snapshots brought.
+    fn learning_progress(&self, image: &str, version: &str, last: usize) -> Result<LearningProgress>;
+    /// Lifecycle decisions (promote, reset), newest first: of one profile or of all.
+    fn lifecycle_changes(&self, profile: Option<(&str, &str)>) -> Result<Vec<LifecycleChange>>;
+    /// The newest `limit` responses (freeze, thaw), newest first.
+    fn responses(&self, limit: usize) -> Result<Vec<ResponseRow>>;
 }

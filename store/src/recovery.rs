@@ -77,14 +77,27 @@ fn counts(conn: &Connection) -> Result<StoreCounts> {
 /// Consistency checks over a readable store; each finding is one line.
 fn problems(conn: &Connection) -> Result<Vec<String>> {
     let mut out = Vec::new();
+    // A store checked read-only may predate migration 7 (lifecycle resets): then every
+    // merged snapshot is of the current generation.
+    let has_resets: i64 = conn.query_row(
+        "SELECT count(*) FROM duckdb_columns() WHERE table_name = 'snapshots' AND column_name = 'reset_id'",
+        [],
+        |r| r.get(0),
+    )?;
+    let merged_counts = if has_resets > 0 {
+        "SELECT count(*) FROM profiles p WHERE p.snapshot_count <>
+           (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND s.merged AND s.reset_id IS NULL)"
+    } else {
+        "SELECT count(*) FROM profiles p WHERE p.snapshot_count <>
+           (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND s.merged)"
+    };
     let checks: &[(&str, &str)] = &[
         (
             "SELECT count(*) FROM snapshots s LEFT JOIN profiles p USING (profile_id) WHERE p.profile_id IS NULL",
             "snapshot(s) belong to no profile",
         ),
         (
-            "SELECT count(*) FROM profiles p WHERE p.snapshot_count <>
-               (SELECT count(*) FROM snapshots s WHERE s.profile_id = p.profile_id AND s.merged)",
+            merged_counts,
             "profile(s) whose snapshot count differs from their merged snapshots",
         ),
         (

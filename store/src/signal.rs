@@ -272,7 +272,8 @@ impl Reads<'_> {
             "SELECT {SIGNAL_COLUMNS} FROM signals
              WHERE (? IS NULL OR image = ?) AND (? IS NULL OR rule_id = ?) AND (? IS NULL OR status = ?)
                AND (? IS NULL OR contains(tags_json, ?))
-             ORDER BY ts_ms DESC, signal_id DESC"
+             ORDER BY ts_ms DESC, signal_id DESC
+             LIMIT ?"
         );
         // A whole tag, as it appears (quoted) in the JSON array.
         let tag_needle = f
@@ -281,7 +282,18 @@ impl Reads<'_> {
             .map(|t| serde_json::to_string(t).unwrap_or_default());
         let mut stmt = self.conn.prepare(&sql)?;
         let rows = stmt.query_map(
-            params![f.image, f.image, f.rule, f.rule, f.status, f.status, tag_needle, tag_needle],
+            params![
+                f.image,
+                f.image,
+                f.rule,
+                f.rule,
+                f.status,
+                f.status,
+                tag_needle,
+                tag_needle,
+                // NULL: no limit
+                f.limit.map(|n| n as i64)
+            ],
             row_to_signal,
         )?;
         let mut out = Vec::new();
@@ -291,23 +303,41 @@ impl Reads<'_> {
             self.complete(&mut s, &process_json, &mut profiles)?;
             out.push(s);
         }
-        self.attach_matches(&mut out, None, MATCH_PAGE)?;
-        self.attach_drift(&mut out, None)?;
+        // A page reads the matches and drift nodes of its own signals only.
+        let page = f.limit.map(|_| page_ids(&out));
+        self.attach_matches(&mut out, None, MATCH_PAGE, page.as_deref())?;
+        self.attach_drift(&mut out, None, page.as_deref())?;
         Ok(out)
     }
 
     /// Fill `matches` (at most `page` per signal), `matches_total` and the rate-limit
     /// counts of `rows` (all signals, or the one named).
-    fn attach_matches(&self, rows: &mut [SignalRow], one: Option<i64>, page: usize) -> Result<()> {
-        let mut stmt = self.conn.prepare(
+    fn attach_matches(
+        &self,
+        rows: &mut [SignalRow],
+        one: Option<i64>,
+        page: usize,
+        ids: Option<&str>,
+    ) -> Result<()> {
+        // `ids`: the signals of a page, a list literal of integers made here (page_ids).
+        let mut stmt = self.conn.prepare(if ids.is_some() {
             "SELECT signal_id, node_key, summary, count, rate_limited, first_ms, last_ms,
                     count(*) OVER (PARTITION BY signal_id),
                     sum(rate_limited) OVER (PARTITION BY signal_id)
-             FROM signal_matches WHERE (? IS NULL OR signal_id = ?)
+             FROM signal_matches
+             WHERE (? IS NULL OR signal_id = ?)
+               AND signal_id IN (SELECT unnest(CAST(? AS BIGINT[])))
              QUALIFY row_number() OVER (PARTITION BY signal_id ORDER BY first_ms, node_key, summary) <= ?
-             ORDER BY signal_id, first_ms, node_key, summary",
-        )?;
-        let found = stmt.query_map(params![one, one, page as i64], |r| {
+             ORDER BY signal_id, first_ms, node_key, summary"
+        } else {
+            "SELECT signal_id, node_key, summary, count, rate_limited, first_ms, last_ms,
+                    count(*) OVER (PARTITION BY signal_id),
+                    sum(rate_limited) OVER (PARTITION BY signal_id)
+             FROM signal_matches WHERE (? IS NULL OR signal_id = ?) AND CAST(? AS VARCHAR) IS NULL
+             QUALIFY row_number() OVER (PARTITION BY signal_id ORDER BY first_ms, node_key, summary) <= ?
+             ORDER BY signal_id, first_ms, node_key, summary"
+        })?;
+        let found = stmt.query_map(params![one, one, ids, page as i64], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 MatchRow {
@@ -347,8 +377,8 @@ impl Reads<'_> {
             .ok_or_else(|| StoreError::NotFound(format!("no signal with id {id}")))?;
         self.complete(&mut s, &pj, &mut HashMap::new())?;
         let mut one = [s];
-        self.attach_matches(&mut one, Some(id), usize::MAX / 2)?;
-        self.attach_drift(&mut one, Some(id))?;
+        self.attach_matches(&mut one, Some(id), usize::MAX / 2, None)?;
+        self.attach_drift(&mut one, Some(id), None)?;
         let [s] = one;
         Ok(s)
     }
@@ -548,4 +578,10 @@ impl SignalIndex {
         self.dedup.insert(key, (id, ts_ms));
         self.recent.entry(rc).or_default().push((ts_ms, id));
     }
+}
+
+/// The ids of `rows` as a DuckDB list literal (`[3,2,1]`), bound as a parameter.
+pub(crate) fn page_ids(rows: &[SignalRow]) -> String {
+    let ids: Vec<String> = rows.iter().map(|s| s.id.to_string()).collect();
+    format!("[{}]", ids.join(","))
 }

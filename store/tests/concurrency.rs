@@ -84,6 +84,8 @@ fn snapshot(i: usize, image: &str, version: &str) -> Snapshot {
                 EventKind::Open {
                     path: format!("/etc/app/file-{b}.conf"),
                     access: Access::READ,
+                    errno: 0,
+                    requested: None,
                 },
                 0,
             ));

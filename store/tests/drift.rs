@@ -41,6 +41,8 @@ fn open(path: &str, access: Access) -> EventKind {
     EventKind::Open {
         path: path.into(),
         access,
+        errno: 0,
+        requested: None,
     }
 }
 

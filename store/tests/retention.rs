@@ -47,6 +47,8 @@ fn snapshot(i: usize, day: i64, shell: bool) -> Snapshot {
         EventKind::Open {
             path: "/etc/nginx/nginx.conf".into(),
             access: Access::READ,
+            errno: 0,
+            requested: None,
         },
         day * DAY,
     ));

@@ -51,6 +51,8 @@ fn snapshot(i: usize, version: &str, mask: u8) -> Snapshot {
                 EventKind::Open {
                     path: f.to_string(),
                     access: if b == 1 { Access::WRITE } else { Access::READ },
+                    errno: 0,
+                    requested: None,
                 },
             ));
         }
@@ -571,6 +573,10 @@ fn migrations_upgrade_an_older_file_and_refuse_a_newer_one() {
              ALTER TABLE snapshots DROP COLUMN tags_json; ALTER TABLE snapshots DROP COLUMN image_digest;
              ALTER TABLE signals DROP COLUMN tags_json; ALTER TABLE signals DROP COLUMN image_digest;
              ALTER TABLE suppressions DROP COLUMN scope_tag;
+             ALTER TABLE snapshots DROP COLUMN ingest_seq; ALTER TABLE snapshots DROP COLUMN reset_id;
+             DROP TABLE lifecycle_changes; DROP TABLE lifecycle_archive;
+             DROP SEQUENCE snapshot_seq; DROP SEQUENCE lifecycle_change_ids;
+             DROP TABLE responses; DROP SEQUENCE response_ids;
              DELETE FROM schema_migrations WHERE version >= 2; CHECKPOINT;",
         )
         .unwrap();
@@ -742,4 +748,94 @@ fn a_suppression_scoped_to_a_namespace_hides_only_that_namespace() {
     let all = s.suppress(shop, "alice", "y", None, 40).unwrap();
     assert_eq!(all.scope, None);
     assert!(!all.expression.contains("container.tags"));
+}
+
+#[test]
+fn responses_are_kept_newest_first_after_an_upgrade_from_version_6() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v6.duckdb");
+    drop(Store::open(&path).unwrap());
+    // a store as wsprof left it before responses existed
+    {
+        let c = duckdb::Connection::open(&path).unwrap();
+        c.execute_batch(
+            "DROP TABLE responses; DROP SEQUENCE response_ids;
+             DELETE FROM schema_migrations WHERE version > 6; CHECKPOINT;",
+        )
+        .unwrap();
+    }
+    let s = Store::open(&path).unwrap();
+    let row = |at: i64, action: store::ResponseAction, error: &str| store::ResponseRow {
+        id: 0,
+        at_ms: at,
+        who: "alice (uid 1000)".into(),
+        action,
+        container_id: "ab".repeat(32),
+        image: "web".into(),
+        version: "1.0".into(),
+        signal_id: Some(7),
+        cgroup_path: "/sys/fs/cgroup/x".into(),
+        method: "cgroup v2".into(),
+        outcome: if error.is_empty() { "ok" } else { "error" }.into(),
+        error: error.into(),
+        reason: "contain".into(),
+    };
+    let a = s
+        .record_response(&row(10, store::ResponseAction::Freeze, ""))
+        .unwrap();
+    let b = s
+        .record_response(&row(20, store::ResponseAction::Thaw, "gone"))
+        .unwrap();
+    assert_eq!((a.id, b.id), (1, 2));
+    let got = s.responses(10).unwrap();
+    assert_eq!(got, vec![b.clone(), a.clone()], "newest first, as stored");
+    assert!(got[1].ok() && !got[0].ok());
+    assert_eq!(s.reader().unwrap().responses(1).unwrap(), vec![b]);
+    drop(s);
+    // kept across a reopen
+    assert_eq!(Store::open(&path).unwrap().responses(10).unwrap().len(), 2);
+}
+
+#[test]
+fn a_page_of_the_queue_is_its_newest_signals_with_their_own_matches() {
+    let (_d, mut s) = open_temp();
+    s.settings.rate_limit = 1000;
+    for i in 0..30i64 {
+        // one container per signal: neither de-duplication nor the rate limit folds them
+        let c = container(i as usize, "web", "1.0");
+        let p = format!("/usr/bin/tool{i}");
+        s.add_signal(
+            &signal(&c, &["/usr/sbin/nginx", p.as_str()], "shell-from-web", 1000 + i),
+            2000,
+        )
+        .unwrap();
+    }
+    let all = s.signals(&SignalFilter::default()).unwrap();
+    assert_eq!(all.len(), 30);
+    let page = s
+        .signals(&SignalFilter {
+            limit: Some(7),
+            ..SignalFilter::default()
+        })
+        .unwrap();
+    // the newest 7, in the queue's order, each exactly as in the whole list
+    assert_eq!(page.len(), 7);
+    assert_eq!(page[..], all[..7]);
+    assert!(page.iter().all(|p| p.matches.len() == 1), "{page:?}");
+    // a page larger than the queue is the queue; filters apply before the limit
+    let big = s
+        .signals(&SignalFilter {
+            limit: Some(100),
+            ..SignalFilter::default()
+        })
+        .unwrap();
+    assert_eq!(big, all);
+    let none = s
+        .signals(&SignalFilter {
+            rule: Some("other".into()),
+            limit: Some(5),
+            ..SignalFilter::default()
+        })
+        .unwrap();
+    assert!(none.is_empty());
 }

@@ -45,10 +45,19 @@ actions! {
     Reject => "reject",
     Undo => "undo",
     ViewProfile => "view_profile",
+    ViewSnapshot => "view_snapshot",
+    Promote => "promote",
+    ResetLearning => "reset_learning",
     FilterStatus => "filter_status",
     FilterImage => "filter_image",
     FilterRule => "filter_rule",
     ClearFilters => "clear_filters",
+    Diff => "diff",
+    Outliers => "outliers",
+    Responses => "responses",
+    Freeze => "freeze",
+    Thaw => "thaw",
+    Confirm => "confirm",
 }
 
 impl fmt::Display for Action {

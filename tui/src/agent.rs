@@ -8,7 +8,8 @@
 
 use crate::changes::{ChangeKind, ChangeLog};
 use crate::http::{self, Request};
-use crate::source::{Source, SourceError, SuppressRequest};
+use crate::respond::RespondRequest;
+use crate::source::{LifecycleRequest, Source, SourceError, SuppressRequest};
 use serde::Serialize;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -371,12 +372,131 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
             let (image, version) = profile_param(req)?;
             to_json(with_source(ctx, |s| s.profile_snapshots(image, version))?)
         }
+        ("GET", "/v1/profile/diff") => {
+            let (image, version) = profile_param(req)?;
+            let to = match (req.param("to_image"), req.param("to_version")) {
+                (Some(i), Some(v)) if !i.is_empty() && !v.is_empty() => (i, v),
+                _ => return Err((400, "give &to_image=NAME&to_version=TAG".into())),
+            };
+            let threshold = match req.param("threshold") {
+                None => model::diff::DEFAULT_THRESHOLD,
+                Some(t) => t
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|t| (0.0..=1.0).contains(t))
+                    .ok_or_else(|| {
+                        (
+                            400,
+                            format!("threshold `{t}`: expected a share between 0 and 1"),
+                        )
+                    })?,
+            };
+            to_json(with_source(ctx, |s| {
+                s.profile_diff((image, version), to, threshold)
+            })?)
+        }
+        ("GET", "/v1/profile/outliers") => {
+            let (image, version) = profile_param(req)?;
+            to_json(with_source(ctx, |s| s.profile_outliers(image, version))?)
+        }
+        ("GET", "/v1/profile/export") => {
+            let (image, version) = profile_param(req)?;
+            let format = model::export::ExportFormat::parse(req.param("format").unwrap_or(""))
+                .map_err(|e| (400, e))?;
+            let force = req.param("force") == Some("true");
+            let text = with_source(ctx, |s| s.profile_export(image, version, format, force))?;
+            to_json(serde_json::json!({"format": format.as_str(), "text": text}))
+        }
+        ("GET", "/v1/profile/progress") => {
+            let (image, version) = profile_param(req)?;
+            let last = match req.param("last") {
+                None => 50,
+                Some(l) => match l.parse::<usize>() {
+                    Ok(n) if n >= 1 => n.min(100_000),
+                    _ => return Err((400, format!("last `{l}`: expected a number from 1"))),
+                },
+            };
+            to_json(with_source(ctx, |s| {
+                s.learning_progress(image, version, last)
+            })?)
+        }
+        ("GET", "/v1/profile/lifecycle") => {
+            let (image, version) = profile_param(req)?;
+            to_json(with_source(ctx, |s| s.lifecycle_changes(image, version))?)
+        }
+        ("POST", "/v1/profile/promote" | "/v1/profile/reset" | "/v1/profile/undo") => {
+            let (image, version) = profile_param(req)?;
+            let reason = if req.body.is_empty() {
+                String::new()
+            } else {
+                let v: serde_json::Value = serde_json::from_slice(&req.body)
+                    .map_err(|e| (400, format!("body: not JSON: {e}")))?;
+                match &v["reason"] {
+                    serde_json::Value::Null => String::new(),
+                    serde_json::Value::String(r) => r.clone(),
+                    _ => return Err((400, "body: `reason` must be a string".into())),
+                }
+            };
+            let who = peer.who();
+            let (what, change) = match p {
+                "/v1/profile/undo" => (
+                    "undo",
+                    with_source(ctx, |s| {
+                        s.undo_lifecycle(image, version, &reason, &who, store::now_ms())
+                    })?,
+                ),
+                _ => {
+                    let action = if p.ends_with("promote") {
+                        model::LifecycleAction::Promote
+                    } else {
+                        model::LifecycleAction::Reset
+                    };
+                    let req = LifecycleRequest {
+                        image: image.to_string(),
+                        version: version.to_string(),
+                        action,
+                        reason,
+                    };
+                    (
+                        action.as_str(),
+                        with_source(ctx, |s| s.change_lifecycle(&req, &who, store::now_ms()))?,
+                    )
+                }
+            };
+            let d = serde_json::json!({
+                "decision": what, "who": who,
+                "what": {"profile": format!("{image}:{version}"), "change": change.id},
+            });
+            // the profile's status moved, and with it the suggestions of its signals
+            ctx.changes.publish(ChangeKind::Profiles, d.clone());
+            ctx.changes.publish(ChangeKind::Signals, d);
+            to_json(change)
+        }
+        ("GET", "/v1/snapshot") => match req.param("id") {
+            Some(id) if !id.is_empty() => to_json(with_source(ctx, |s| s.snapshot(id))?),
+            _ => Err((400, "give ?id=SNAPSHOT_ID".into())),
+        },
+        (
+            _,
+            "/v1/profile/progress"
+            | "/v1/profile/lifecycle"
+            | "/v1/profile/promote"
+            | "/v1/profile/reset"
+            | "/v1/profile/undo"
+            | "/v1/snapshot",
+        ) => Err((405, format!("{m} not allowed on {p}"))),
         ("GET", "/v1/signals") => {
             let f = SignalFilter {
                 image: req.param("image").map(str::to_string),
                 rule: req.param("rule").map(str::to_string),
                 status: req.param("status").map(str::to_string),
                 tag: req.param("tag").map(str::to_string),
+                limit: match req.param("limit") {
+                    None => None,
+                    Some(n) => Some(n.parse::<usize>().map_err(|_| {
+                        (400, format!("limit `{n}`: expected a number of signals"))
+                    })?),
+                },
             };
             if let Some(s) = &f.status {
                 if model::signal::SignalStatus::parse(s).is_none() {
@@ -400,12 +520,40 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                 .min(10_000);
             to_json(with_store(ctx, |s| Ok(s.decisions(limit)?))?)
         }
+        ("GET", "/v1/responses") => {
+            let limit = req
+                .param("limit")
+                .and_then(|l| l.parse().ok())
+                .unwrap_or(crate::respond::RESPONSES_SHOWN)
+                .min(10_000);
+            to_json(with_source(ctx, |s| s.responses(limit))?)
+        }
+        ("POST", "/v1/respond") => {
+            let body: RespondRequest = serde_json::from_slice(&req.body).map_err(|e| {
+                (
+                    400,
+                    format!(
+                        "body: {e} (expected {{\"action\": \"freeze\"|\"thaw\", \"signal_id\": N | \"container\": ID, \"reason\": TEXT}})"
+                    ),
+                )
+            })?;
+            let who = peer.who();
+            let out = with_source(ctx, |s| s.respond(&body, &who, store::now_ms()));
+            // a failed attempt on a container is recorded too
+            ctx.changes.publish(
+                ChangeKind::Responses,
+                serde_json::json!({"response": body.action.as_str(), "who": who,
+                    "signal": body.signal_id, "container": body.container}),
+            );
+            to_json(out?)
+        }
         (_, p) if p.starts_with("/v1/signals/") => {
             let Some((id, tail)) = id_in(p, "/v1/signals/") else {
                 return Err((404, format!("no such path {p}")));
             };
             match (m, tail.as_str()) {
                 ("GET", "") => to_json(with_source(ctx, |s| s.signal(id))?),
+                ("GET", "snapshots") => to_json(with_source(ctx, |s| s.signal_snapshots(id))?),
                 ("GET", "preview") => {
                     let (n, k) = with_source(ctx, |s| s.preview_suppression(id))?;
                     to_json(serde_json::json!({"signals": n, "matches": k}))
@@ -443,7 +591,7 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
                     publish_decision(ctx, "reject", &who, serde_json::json!({"signal": id}));
                     to_json(serde_json::json!({"signal": id, "status": "rejected"}))
                 }
-                (_, "" | "preview" | "suppress" | "reject") => {
+                (_, "" | "preview" | "suppress" | "reject" | "snapshots") => {
                     Err((405, format!("{m} not allowed on {p}")))
                 }
                 _ => Err((404, format!("no such path {p}"))),
@@ -461,8 +609,18 @@ fn route(ctx: &ApiContext, req: &Request, peer: &Peer) -> Answer {
         },
         (
             _,
-            "/v1/version" | "/v1/status" | "/v1/profiles" | "/v1/profile" | "/v1/signals"
-            | "/v1/suppressions" | "/v1/decisions",
+            "/v1/version"
+            | "/v1/status"
+            | "/v1/profiles"
+            | "/v1/profile"
+            | "/v1/signals"
+            | "/v1/suppressions"
+            | "/v1/decisions"
+            | "/v1/responses"
+            | "/v1/respond"
+            | "/v1/profile/diff"
+            | "/v1/profile/outliers"
+            | "/v1/profile/export",
         ) => Err((405, format!("{m} not allowed on {p}"))),
         _ => Err((404, format!("no such path {p}"))),
     }

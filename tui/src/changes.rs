@@ -18,6 +18,8 @@ pub enum ChangeKind {
     Signals,
     Suppressions,
     Capture,
+    /// A container frozen or thawed (the responses audit table grew).
+    Responses,
 }
 
 /// One change, as streamed.
@@ -38,6 +40,8 @@ pub struct Counters {
     pub signals: u64,
     pub suppressions: u64,
     pub capture: u64,
+    #[serde(default)]
+    pub responses: u64,
 }
 
 impl Counters {
@@ -47,6 +51,7 @@ impl Counters {
             ChangeKind::Signals => self.signals += 1,
             ChangeKind::Suppressions => self.suppressions += 1,
             ChangeKind::Capture => self.capture += 1,
+            ChangeKind::Responses => self.responses += 1,
         }
     }
 
@@ -57,6 +62,7 @@ impl Counters {
             signals: self.signals + 1,
             suppressions: self.suppressions + 1,
             capture: self.capture + 1,
+            responses: self.responses + 1,
         }
     }
 }

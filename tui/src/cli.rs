@@ -127,6 +127,14 @@ pub enum Command {
         /// Only signals from this Kubernetes namespace (same as `--tag namespace:NS`).
         #[arg(long, value_name = "NS", conflicts_with = "tag")]
         namespace: Option<String>,
+        /// At most N signals, the newest (a page of a large queue).
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// One snapshot: its own activity tree, each node's commonality in the profile.
+    Snapshot {
+        #[command(subcommand)]
+        command: SnapshotCommand,
     },
     /// One signal with all its distinct matches, or (drift) every novel node.
     Signal {
@@ -164,6 +172,18 @@ pub enum Command {
         /// Include undone ones.
         #[arg(long)]
         all: bool,
+    },
+    /// Respond to a signal: freeze its container (cgroup v2 freezer) or thaw it again.
+    /// Needs root, or goes through the agent; asks first unless --yes. Every attempt is
+    /// recorded in the responses table.
+    Respond {
+        #[command(subcommand)]
+        command: RespondCommand,
+    },
+    /// The responses audit table: containers frozen and thawed, who, when, how it went.
+    Responses {
+        #[arg(long)]
+        json: bool,
     },
     /// Detection rules.
     Rules {
@@ -240,6 +260,100 @@ pub enum ProfileCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Compare two profiles (usually two versions of an image): the nodes the second holds
+    /// that the first does not (added), those it no longer holds (removed), and those whose
+    /// commonality moved by more than the threshold (moved), as a tree.
+    Diff {
+        /// IMAGE:VERSION to compare from (the older one).
+        from: String,
+        /// IMAGE:VERSION to compare with (the newer one).
+        to: String,
+        /// A node has moved when its commonality changed by more than this (0..1, or 20%).
+        #[arg(long, default_value = "0.2", value_name = "SHARE")]
+        threshold: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Rank the profile's containers by how rare their behaviour is in it, each with the
+    /// nodes that set it apart. Score = mean, over the distinct nodes in the container's
+    /// snapshots (merged or kept), of (1 - the node's commonality in the profile); a node
+    /// the profile does not hold counts as commonality 0.
+    Outliers {
+        /// IMAGE:VERSION
+        profile: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export the profile for other tools (YAML): a Kubernetes NetworkPolicy of its egress,
+    /// a wsprof rules file that flags anything outside it, or a Kubescape
+    /// ApplicationProfile. A Learning profile is refused unless --force.
+    Export {
+        /// IMAGE:VERSION
+        profile: String,
+        /// networkpolicy, rules or kubescape
+        #[arg(long, value_name = "FORMAT")]
+        format: String,
+        /// Write to this file (created mode 0600) instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Export a Learning profile too (its behaviour is not complete yet).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Learning progress: per kind (process, file, DNS, network, kernel), the new nodes
+    /// each of the last N merged snapshots brought, in ingest order.
+    Progress {
+        /// IMAGE:VERSION
+        profile: String,
+        /// How many of the last merged snapshots.
+        #[arg(long, default_value_t = 20, value_name = "N")]
+        last: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Promote a Learning profile to Stable now (recorded, undoable with `profile undo`).
+    Promote {
+        /// IMAGE:VERSION
+        profile: String,
+        /// Why (required; kept in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Reset a profile to Learning: it learns again from its next snapshot; what it learned
+    /// is archived (kept, with its snapshots) and comes back with `profile undo`.
+    Reset {
+        /// IMAGE:VERSION
+        profile: String,
+        /// Why (required; kept in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Undo the latest promote or reset of a profile.
+    Undo {
+        /// IMAGE:VERSION
+        profile: String,
+        /// Why (kept in the audit trail).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// The promote and reset decisions on a profile: who, when, why, undone.
+    History {
+        /// IMAGE:VERSION
+        profile: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Show one snapshot (ids: `wsprof profile show IMAGE:VERSION --json`, or the snapshot
+    /// a signal happened in: `wsprof signal show ID`).
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -248,6 +362,36 @@ pub enum SignalCommand {
     /// and every novel node.
     Show {
         id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RespondCommand {
+    /// Freeze the container a signal came from: every process in it stops until thawed.
+    Freeze {
+        signal_id: i64,
+        /// Do not ask (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Why (recorded with the response).
+        #[arg(long, default_value = "")]
+        reason: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Thaw a frozen container: by the signal it was frozen for, or by its container id
+    /// (at least 12 characters; one a response recorded).
+    Thaw {
+        #[arg(value_name = "SIGNAL_ID|CONTAINER")]
+        target: String,
+        /// Do not ask (needed when stdin is not a terminal).
+        #[arg(long)]
+        yes: bool,
+        /// Why (recorded with the response).
+        #[arg(long, default_value = "")]
+        reason: String,
         #[arg(long)]
         json: bool,
     },

@@ -2,11 +2,18 @@
 //! path) or falling back to a store file, and a [`Source`] that asks the agent's API.
 
 use crate::http::{self, percent_encode, ClientError};
-use crate::source::{Result, Source, SourceError, StatusReport, SuppressRequest};
+use crate::respond::RespondRequest;
+use crate::source::{LifecycleRequest, Result, Source, SourceError, StatusReport, SuppressRequest};
+use model::diff::ProfileDiff;
+use model::export::ExportFormat;
+use model::outlier::OutlierReport;
 use serde::de::DeserializeOwned;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use store::{NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, SuppressionRow};
+use store::{
+    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, SuppressionRow,
+};
 
 /// The agent's socket when nothing else is said.
 pub const DEFAULT_SOCKET: &str = "/run/wsprof/wsprof.sock";
@@ -180,6 +187,9 @@ impl Source for AgentClient {
                 q.push(format!("{k}={}", percent_encode(v)));
             }
         }
+        if let Some(n) = f.limit {
+            q.push(format!("limit={n}"));
+        }
         self.get(&format!("/v1/signals?{}", q.join("&")))
     }
 
@@ -224,5 +234,111 @@ impl Source for AgentClient {
 
     fn status(&mut self) -> Result<StatusReport> {
         self.get("/v1/status")
+    }
+
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff> {
+        self.get(&format!(
+            "/v1/profile/diff?{}&to_image={}&to_version={}&threshold={threshold}",
+            profile_query(from.0, from.1),
+            percent_encode(to.0),
+            percent_encode(to.1)
+        ))
+    }
+
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport> {
+        self.get(&format!(
+            "/v1/profile/outliers?{}",
+            profile_query(image, version)
+        ))
+    }
+
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String> {
+        let v: serde_json::Value = self.get(&format!(
+            "/v1/profile/export?{}&format={format}&force={force}",
+            profile_query(image, version)
+        ))?;
+        v["text"].as_str().map(str::to_string).ok_or_else(|| {
+            SourceError::Client(ClientError::Protocol {
+                socket: self.socket.display().to_string(),
+                message: "/v1/profile/export: the answer has no `text`".into(),
+            })
+        })
+    }
+
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail> {
+        self.get(&format!("/v1/snapshot?id={}", percent_encode(id)))
+    }
+
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>> {
+        self.get(&format!("/v1/signals/{signal_id}/snapshots"))
+    }
+
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress> {
+        self.get(&format!(
+            "/v1/profile/progress?{}&last={last}",
+            profile_query(image, version)
+        ))
+    }
+
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>> {
+        self.get(&format!(
+            "/v1/profile/lifecycle?{}",
+            profile_query(image, version)
+        ))
+    }
+
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        _who: &str,
+        _now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.post(
+            &format!(
+                "/v1/profile/{}?{}",
+                req.action.as_str(),
+                profile_query(&req.image, &req.version)
+            ),
+            &serde_json::json!({ "reason": req.reason }),
+        )
+    }
+
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        _who: &str,
+        _now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.post(
+            &format!("/v1/profile/undo?{}", profile_query(image, version)),
+            &serde_json::json!({ "reason": reason }),
+        )
+    }
+
+    fn respond(&mut self, req: &RespondRequest, _who: &str, _now_ms: i64) -> Result<ResponseRow> {
+        let body = serde_json::to_value(req).unwrap_or_default();
+        self.post("/v1/respond", &body)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        self.get(&format!("/v1/responses?limit={limit}"))
     }
 }

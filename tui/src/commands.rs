@@ -1,7 +1,9 @@
 //! The non-interactive twins of the screens, for scripts and tests, and the demo runner.
 
-use crate::source::{Source, SuppressRequest};
-use crate::view::text::{opt_time, parse_duration, percent, time};
+use crate::source::{LifecycleRequest, Source, SuppressRequest};
+use crate::view::text::{
+    decision_text, opt_time, parse_duration, percent, snapshot_state, sparkline, time,
+};
 use anyhow::{anyhow, bail, Context, Result};
 use model::rule::{RuleFormat, RuleSet};
 use std::io::Write;
@@ -62,6 +64,7 @@ pub fn profiles(src: &mut dyn Source, json: bool) -> Result<()> {
         "IMAGE", "VERSION", "SNAPSHOTS", "STATUS", "COMMONALITY", "CONTAINERS", "SIGNALS"
     );
     let mut prev = String::new();
+    let mut manual = false;
     for p in ps {
         let name = if p.image == prev {
             String::new()
@@ -69,31 +72,293 @@ pub fn profiles(src: &mut dyn Source, json: bool) -> Result<()> {
             p.image.clone()
         };
         prev = p.image.clone();
+        manual |= p.status_manual;
         println!(
             "{:<24} {:<10} {:>9} {:<8} {:>11} {:>10} {:>7}  {}",
             name,
             p.version,
             p.snapshots,
-            p.status,
+            status_text(&p),
             percent(p.commonality),
             p.containers,
             p.open_signals,
             opt_time(p.last_updated_ms)
         );
     }
+    if manual {
+        println!("* status set by a person (wsprof profile history IMAGE:VERSION)");
+    }
     Ok(())
 }
 
-pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> {
-    let (image, version) = spec
-        .rsplit_once(':')
+/// `stable`, or `stable*` when a person set it (promote, reset).
+pub fn status_text(p: &store::ProfileSummary) -> String {
+    if p.status_manual {
+        format!("{}*", p.status)
+    } else {
+        p.status.clone()
+    }
+}
+
+/// `IMAGE:VERSION` split at its last colon (a version never holds one; an image may, with
+/// a registry port).
+pub fn image_version(spec: &str) -> Result<(&str, &str)> {
+    spec.rsplit_once(':')
         .filter(|(i, v)| !i.is_empty() && !v.is_empty())
-        .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION"))?;
-    let summary = src
-        .profiles()?
+        .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION"))
+}
+
+/// The profile of `spec`, which must exist.
+fn summary_of(src: &mut dyn Source, spec: &str) -> Result<store::ProfileSummary> {
+    let (image, version) = image_version(spec)?;
+    src.profiles()?
         .into_iter()
         .find(|p| p.image == image && p.version == version)
-        .ok_or_else(|| anyhow!("no profile {image}:{version} (see `wsprof profiles`)"))?;
+        .ok_or_else(|| anyhow!("no profile {image}:{version} (see `wsprof profiles`)"))
+}
+
+/// `wsprof profile progress IMAGE:VERSION`: what the last merged snapshots brought.
+pub fn profile_progress(src: &mut dyn Source, spec: &str, last: usize, json: bool) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    if last == 0 {
+        bail!("--last 0: give how many of the last merged snapshots to show (1 or more)");
+    }
+    let p = src.learning_progress(image, version, last)?;
+    if json {
+        return print_json(&p);
+    }
+    println!(
+        "{image}:{version}  {}  {} snapshots merged, {} nodes; the last {} in ingest order, oldest first",
+        p.status.to_uppercase(),
+        p.merged_snapshots,
+        p.nodes,
+        p.steps.len()
+    );
+    if p.steps.is_empty() {
+        println!("no snapshot merged yet");
+        return Ok(());
+    }
+    println!(
+        "{:<8} {:<w$}  {:>5}  LAST NEW",
+        "KIND",
+        "NEW NODES PER SNAPSHOT",
+        "TOTAL",
+        w = p.steps.len().max(22)
+    );
+    for k in model::learning::KindCounts::KINDS {
+        let values: Vec<u32> = p.steps.iter().map(|s| s.new.get(k)).collect();
+        let since = match p.snapshots_since_new.get(k.as_str()).copied().flatten() {
+            None => "never".to_string(),
+            Some(0) => "in the last snapshot".to_string(),
+            Some(n) => format!("{n} snapshots ago"),
+        };
+        println!(
+            "{:<8} {:<w$}  {:>5}  {since}",
+            k.as_str(),
+            sparkline(&values),
+            p.new_in_steps.get(k),
+            w = p.steps.len().max(22)
+        );
+    }
+    println!();
+    println!(
+        "{:>4}  {:<16}  {:<24} {:>4} {:>4} {:>4} {:>4} {:>4}  NODES",
+        "#", "ENDED", "SNAPSHOT", "PROC", "FILE", "DNS", "NET", "KERN"
+    );
+    for s in &p.steps {
+        println!(
+            "{:>4}  {:<16}  {:<24} {:>4} {:>4} {:>4} {:>4} {:>4}  {}",
+            s.position,
+            time(s.ended_ms),
+            s.snapshot_id,
+            s.new.process,
+            s.new.file,
+            s.new.dns,
+            s.new.net,
+            s.new.kernel,
+            s.nodes_after
+        );
+    }
+    Ok(())
+}
+
+/// `wsprof profile promote|reset IMAGE:VERSION --reason TEXT`.
+pub fn profile_lifecycle(
+    src: &mut dyn Source,
+    spec: &str,
+    action: model::LifecycleAction,
+    reason: &str,
+) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    if reason.trim().is_empty() {
+        bail!(
+            "--reason: say why {image}:{version} should be {} (it is kept in the audit trail)",
+            match action {
+                model::LifecycleAction::Promote => "Stable now",
+                model::LifecycleAction::Reset => "learned again",
+            }
+        );
+    }
+    let req = LifecycleRequest {
+        image: image.to_string(),
+        version: version.to_string(),
+        action,
+        reason: reason.to_string(),
+    };
+    let c = src.change_lifecycle(&req, &crate::ui::current_user(), store::now_ms())?;
+    match action {
+        model::LifecycleAction::Promote => println!(
+            "{image}:{version} promoted to Stable ({} snapshots merged); undo with `wsprof profile undo {image}:{version}`",
+            c.snapshots_before
+        ),
+        model::LifecycleAction::Reset => println!(
+            "{image}:{version} reset to Learning: it learns again from its next snapshot; {} nodes from {} snapshots archived (undo with `wsprof profile undo {image}:{version}`)",
+            c.archived_nodes, c.snapshots_before
+        ),
+    }
+    Ok(())
+}
+
+/// `wsprof profile undo IMAGE:VERSION`.
+pub fn profile_undo(src: &mut dyn Source, spec: &str, reason: &str) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    let c = src.undo_lifecycle(
+        image,
+        version,
+        reason,
+        &crate::ui::current_user(),
+        store::now_ms(),
+    )?;
+    let now = summary_of(src, spec)?;
+    println!(
+        "{} #{} of {image}:{version} undone; it is {} again ({} snapshots merged)",
+        c.action,
+        c.id,
+        now.status.to_uppercase(),
+        now.snapshots
+    );
+    Ok(())
+}
+
+/// `wsprof profile history IMAGE:VERSION`.
+pub fn profile_history(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    summary_of(src, spec)?;
+    let rows = src.lifecycle_changes(image, version)?;
+    if json {
+        return print_json(&rows);
+    }
+    if rows.is_empty() {
+        println!("{image}:{version}: no promote or reset; its status is the lifecycle rule's");
+        return Ok(());
+    }
+    println!(
+        "{:>4} {:<16} {:<8} {:<24} {:<9} {:>9}  {:<30} WHY",
+        "ID", "TIME", "ACTION", "WHO", "BEFORE", "SNAPSHOTS", "UNDONE"
+    );
+    for c in rows {
+        let undone = match (c.undone_ms, &c.undone_by) {
+            (Some(t), Some(by)) => format!("{} by {by}", time(t)),
+            (Some(t), None) => time(t),
+            _ => "-".into(),
+        };
+        println!(
+            "{:>4} {:<16} {:<8} {:<24} {:<9} {:>9}  {:<30} {}",
+            c.id,
+            time(c.ts_ms),
+            c.action,
+            c.who,
+            c.status_before,
+            c.snapshots_before,
+            undone,
+            c.reason
+        );
+    }
+    Ok(())
+}
+
+/// `wsprof snapshot show ID`: one snapshot's own tree.
+pub fn snapshot_show(src: &mut dyn Source, id: &str, json: bool) -> Result<()> {
+    if id.trim().is_empty() {
+        bail!("snapshot id: empty (ids: `wsprof profile show IMAGE:VERSION --json`)");
+    }
+    let d = src.snapshot(id)?;
+    if json {
+        return print_json(&d);
+    }
+    let sn = &d.snapshot;
+    println!(
+        "snapshot {}  {}:{}  {}",
+        sn.id,
+        d.image,
+        d.version,
+        snapshot_state(&d)
+    );
+    println!("window    {} .. {}", time(sn.started_ms), time(sn.ended_ms));
+    println!("container {}  host {}", sn.container_id, sn.host);
+    if !sn.tags.is_empty() {
+        println!("tags      {}", sn.tags.join(" "));
+    }
+    if !sn.digest.is_empty() {
+        println!("digest    {}", sn.digest);
+    }
+    println!(
+        "{} nodes; {} first seen in this snapshot (+); commonality in the profile now ({} {} snapshots)",
+        d.nodes.len(),
+        d.first_seen_here.len(),
+        d.profile_status,
+        d.profile_snapshots
+    );
+    let new: std::collections::HashSet<&str> =
+        d.first_seen_here.iter().map(String::as_str).collect();
+    for n in &d.nodes {
+        let indent = "  ".repeat(n.depth as usize);
+        let what = match n.kind.as_str() {
+            "process" => String::new(),
+            k => format!("[{k}] "),
+        };
+        let access = if n.access.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", n.access.join(","))
+        };
+        let mark = if new.contains(n.key.as_str()) {
+            "+"
+        } else {
+            " "
+        };
+        println!(
+            "{}{mark}{indent}{what}{}{access}  {}/{}",
+            percent(n.commonality),
+            n.label,
+            n.snapshots,
+            d.profile_snapshots
+        );
+    }
+    Ok(())
+}
+
+/// `IMAGE:VERSION` split at its last `:` (an image name may hold a registry port).
+pub fn profile_spec(spec: &str) -> Result<(&str, &str)> {
+    spec.rsplit_once(':')
+        .filter(|(i, v)| !i.is_empty() && !v.is_empty() && !v.contains('/'))
+        .ok_or_else(|| anyhow!("`{spec}` is not IMAGE:VERSION (e.g. nginx:1.25.3)"))
+}
+
+/// A share: `0.2` or `20%`, between 0 and 1.
+pub fn parse_share(s: &str) -> Result<f64, String> {
+    let v = match s.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().map(|p| p / 100.0),
+        None => s.trim().parse::<f64>(),
+    };
+    v.ok().filter(|v| (0.0..=1.0).contains(v)).ok_or_else(|| {
+        format!("`{s}`: expected a share between 0 and 1 (0.2) or a percentage (20%)")
+    })
+}
+
+pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> {
+    let (image, version) = image_version(spec)?;
+    let summary = summary_of(src, spec)?;
     let nodes = src.profile_nodes(image, version)?;
     let snapshots = src.profile_snapshots(image, version)?;
     if json {
@@ -119,6 +384,9 @@ pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> 
         summary.containers,
         summary.nodes
     );
+    if let Some(c) = summary.lifecycle_decision.as_ref() {
+        println!("{}", decision_text(c));
+    }
     // depth-first by key order: parents sort before their children
     for n in &nodes {
         let indent = "  ".repeat(n.depth as usize);
@@ -138,6 +406,130 @@ pub fn profile_show(src: &mut dyn Source, spec: &str, json: bool) -> Result<()> 
             n.snapshots,
             summary.snapshots
         );
+    }
+    Ok(())
+}
+
+/// `wsprof profile diff FROM TO`: what TO holds that FROM does not, what it no longer
+/// holds, and what moved by more than the threshold, as a tree.
+pub fn profile_diff(
+    src: &mut dyn Source,
+    from: (&str, &str),
+    to: (&str, &str),
+    threshold: f64,
+    json: bool,
+) -> Result<()> {
+    let d = src.profile_diff(from, to, threshold)?;
+    if json {
+        return print_json(&d);
+    }
+    let side = |s: &model::diff::DiffSide| {
+        format!(
+            "{} ({}, {} snapshots, {} nodes, commonality {})",
+            s.name(),
+            s.status,
+            s.snapshots,
+            s.nodes,
+            percent(s.commonality).trim()
+        )
+    };
+    println!("{} -> {}", side(&d.from), side(&d.to));
+    println!(
+        "{} added, {} removed, {} moved by more than {}",
+        d.added,
+        d.removed,
+        d.moved,
+        percent(d.threshold).trim()
+    );
+    if d.is_empty() {
+        println!("no differences");
+        return Ok(());
+    }
+    println!("{:<9} {:>6} {:>6}  NODE", "CHANGE", "BEFORE", "AFTER");
+    let pct = |c: Option<f64>| c.map(percent).unwrap_or_else(|| "-".into());
+    for l in crate::view::diff::lines(&d.nodes) {
+        let n = &d.nodes[l.node];
+        println!(
+            "{:<9} {:>6} {:>6}  {}{}",
+            l.marker,
+            pct(n.before),
+            pct(n.after),
+            "  ".repeat(n.depth as usize),
+            l.text
+        );
+    }
+    Ok(())
+}
+
+/// The first 12 characters of a container id, as docker shows them.
+pub fn short_id(id: &str) -> &str {
+    id.char_indices().nth(12).map_or(id, |(i, _)| &id[..i])
+}
+
+/// `wsprof profile outliers IMAGE:VERSION`: the containers, most unusual first.
+pub fn profile_outliers(src: &mut dyn Source, p: (&str, &str), json: bool) -> Result<()> {
+    let r = src.profile_outliers(p.0, p.1)?;
+    if json {
+        return print_json(&r);
+    }
+    println!(
+        "{}:{} ({}, {} snapshots merged): {} containers, the most unusual first",
+        r.image,
+        r.version,
+        r.status,
+        r.profile_snapshots,
+        r.containers.len()
+    );
+    println!("{}", r.formula);
+    println!(
+        "{:>4} {:<12} {:>6} {:>6} {:>5} {:>6} {:>9}  HOSTS",
+        "RANK", "CONTAINER", "SCORE", "NODES", "RARE", "NOVEL", "SNAPSHOTS"
+    );
+    for c in &r.containers {
+        println!(
+            "{:>4} {:<12} {:>6} {:>6} {:>5} {:>6} {:>9}  {}",
+            c.rank,
+            short_id(&c.container_id),
+            percent(c.score),
+            c.nodes,
+            c.rare_nodes,
+            c.novel_nodes,
+            c.snapshots,
+            c.hosts.join(",")
+        );
+        for n in c.distinguishing.iter().take(5) {
+            println!("       {}", crate::view::outliers::node_text(n));
+        }
+        if c.distinguishing_total > 5 {
+            println!(
+                "       ... and {} more (--json lists {})",
+                c.distinguishing_total - 5,
+                c.distinguishing.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `wsprof profile export IMAGE:VERSION --format F [--output FILE]`.
+pub fn profile_export(
+    src: &mut dyn Source,
+    p: (&str, &str),
+    format: model::export::ExportFormat,
+    force: bool,
+    output: Option<&Path>,
+) -> Result<()> {
+    let text = src.profile_export(p.0, p.1, format, force)?;
+    match output {
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())?;
+            out.flush()?;
+        }
+        Some(f) => {
+            std::fs::write(f, &text).with_context(|| format!("--output {}", f.display()))?;
+            println!("exported {}:{} as {format} to {}", p.0, p.1, f.display());
+        }
     }
     Ok(())
 }
@@ -191,8 +583,12 @@ fn signal_note(s: &store::SignalRow) -> String {
 /// `wsprof signal show ID`: one signal with every distinct match or novel node.
 pub fn signal_show(src: &mut dyn Source, id: i64, json: bool) -> Result<()> {
     let s = src.signal(id)?;
+    let windows = src.signal_snapshots(id)?;
     if json {
-        return print_json(&s);
+        // the signal as `signals --json` has it, with the snapshot windows it happened in
+        let mut v = serde_json::to_value(&s)?;
+        v["snapshots"] = serde_json::to_value(&windows)?;
+        return print_json(&v);
     }
     let mut lineage = s.process.ancestors.clone();
     lineage.reverse();
@@ -219,6 +615,30 @@ pub fn signal_show(src: &mut dyn Source, id: i64, json: bool) -> Result<()> {
         println!("suggest   {}", g.text());
     } else if let Some(b) = &s.suggestion_block {
         println!("no suggestion: {b}");
+    }
+    match windows.split_first() {
+        Some((first, rest)) => {
+            println!(
+                "snapshot  {} ({} .. {}; `wsprof snapshot show {}`)",
+                first.id,
+                time(first.started_ms),
+                time(first.ended_ms),
+                first.id
+            );
+            match rest {
+                [] => {}
+                [a] => println!("          and up to its last match: {}", a.id),
+                [.., last] => println!(
+                    "          and {} more windows up to its last match, through {} ({})",
+                    rest.len(),
+                    last.id,
+                    time(last.ended_ms)
+                ),
+            }
+        }
+        None => println!(
+            "snapshot  none stored for its window (its container had no profiling slot, or the window is still open)"
+        ),
     }
     if !s.drift.is_empty() {
         println!("\nnovel activity ({} nodes):", s.drift.len());
@@ -464,6 +884,76 @@ pub fn status(src: &mut dyn Source, json: bool) -> Result<()> {
     Ok(())
 }
 
+/// `wsprof respond freeze|thaw`: name the container and image, ask (unless `yes`), then
+/// freeze or thaw it through the source (the agent, or this process as root).
+pub fn respond(
+    src: &mut dyn Source,
+    req: &crate::respond::RespondRequest,
+    yes: bool,
+    json: bool,
+) -> Result<()> {
+    use std::io::IsTerminal;
+    let t = crate::respond::target(src, req)?;
+    let verb = req.action.as_str();
+    let what = match t.signal_id {
+        Some(id) => format!("{} from signal {id}", t.describe()),
+        None => t.describe(),
+    };
+    if !yes {
+        if !std::io::stdin().is_terminal() {
+            bail!("{verb} {what}: needs a confirmation and stdin is not a terminal; add --yes");
+        }
+        eprint!("{verb} {what}? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().read_line(&mut answer)?;
+        if !matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+            bail!("{verb} cancelled: {} left as it was", t.describe());
+        }
+    }
+    let r = src.respond(req, &crate::ui::current_user(), store::now_ms())?;
+    if json {
+        return print_json(&r);
+    }
+    println!("{}", crate::respond::done_text(&r));
+    if !r.cgroup_path.is_empty() {
+        println!("cgroup {}", r.cgroup_path);
+    }
+    Ok(())
+}
+
+/// `wsprof responses`: the audit table, newest first.
+pub fn responses(src: &mut dyn Source, json: bool) -> Result<()> {
+    let rows = src.responses(crate::respond::RESPONSES_SHOWN)?;
+    if json {
+        return print_json(&rows);
+    }
+    println!(
+        "{:>4} {:<16} {:<6} {:<12} {:<24} {:>6} {:<20} {:<7} DETAIL",
+        "ID", "TIME", "ACTION", "CONTAINER", "IMAGE", "SIGNAL", "WHO", "OUTCOME"
+    );
+    for r in rows {
+        let detail = if r.ok() {
+            format!("{} {}", r.method, r.cgroup_path)
+        } else {
+            r.error.clone()
+        };
+        println!(
+            "{:>4} {:<16} {:<6} {:<12} {:<24} {:>6} {:<20} {:<7} {}",
+            r.id,
+            time(r.at_ms),
+            r.action.as_str(),
+            crate::respond::short_id(&r.container_id),
+            format!("{}:{}", r.image, r.version),
+            r.signal_id.map(|i| i.to_string()).unwrap_or_default(),
+            r.who,
+            r.outcome,
+            detail.trim()
+        );
+    }
+    Ok(())
+}
+
 /// `wsprof decisions`: through the agent when one answers, else from the store file.
 pub fn decisions(target: crate::client::Target, json: bool, limit: usize) -> Result<()> {
     let rows = match target {
@@ -474,17 +964,18 @@ pub fn decisions(target: crate::client::Target, json: bool, limit: usize) -> Res
         return print_json(&rows);
     }
     println!(
-        "{:<16} {:<8} {:<24} {:>7} {:>11}  DETAIL",
-        "TIME", "ACTION", "WHO", "SIGNAL", "SUPPRESSION"
+        "{:<16} {:<8} {:<24} {:>7} {:>11}  {:<24} DETAIL",
+        "TIME", "ACTION", "WHO", "SIGNAL", "SUPPRESSION", "PROFILE"
     );
     for d in rows {
         println!(
-            "{:<16} {:<8} {:<24} {:>7} {:>11}  {}",
+            "{:<16} {:<8} {:<24} {:>7} {:>11}  {:<24} {}",
             time(d.ts_ms),
             d.action,
             d.who,
             d.signal_id.map(|i| i.to_string()).unwrap_or_default(),
             d.suppression_id.map(|i| i.to_string()).unwrap_or_default(),
+            d.profile.as_deref().unwrap_or(""),
             d.detail
         );
     }

@@ -346,6 +346,10 @@ mod tests {
             Action::Help,
             Action::Search,
             Action::Accept,
+            Action::ViewSnapshot,
+            Action::Promote,
+            Action::ResetLearning,
+            Action::Undo,
         ] {
             assert!(!km.keys_for(a).is_empty(), "{a} unbound");
         }

@@ -15,6 +15,7 @@ pub mod http;
 pub mod keymap;
 pub mod live;
 pub mod logging;
+pub mod respond;
 pub mod source;
 pub mod terminal;
 pub mod tree;

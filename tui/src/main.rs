@@ -7,8 +7,8 @@ use std::sync::Arc;
 use store::{SignalFilter, Store};
 use wsprof_tui::app::{App, Banner};
 use wsprof_tui::cli::{
-    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RulesCommand, SignalCommand,
-    SnapshotsCommand, StoreCommand,
+    CaptureArgs, Cli, Command, ConfigCommand, ProfileCommand, RespondCommand, RulesCommand,
+    SignalCommand, SnapshotCommand, SnapshotsCommand, StoreCommand,
 };
 use wsprof_tui::client::{self, AgentClient, Target};
 use wsprof_tui::config::{Effective, Flags, Settings};
@@ -16,7 +16,7 @@ use wsprof_tui::engine::{spawn_demo, Engine, EngineStatus, Speed};
 use wsprof_tui::keymap::{user_keymap_path, Keymap};
 use wsprof_tui::source::Source;
 use wsprof_tui::view::text::{parse_duration, time};
-use wsprof_tui::{agent, attach, commands, live, logging, terminal, ui};
+use wsprof_tui::{agent, attach, commands, live, logging, respond, terminal, ui};
 
 fn main() {
     ui::PROCESS_START.get_or_init(std::time::Instant::now);
@@ -99,6 +99,75 @@ fn run(cli: Cli) -> Result<()> {
         Command::Profile {
             command: ProfileCommand::Show { profile, json },
         } => commands::profile_show(&mut *source(&cli)?, profile, *json),
+        Command::Profile {
+            command:
+                ProfileCommand::Progress {
+                    profile,
+                    last,
+                    json,
+                },
+        } => commands::profile_progress(&mut *source(&cli)?, profile, *last, *json),
+        Command::Profile {
+            command: ProfileCommand::Promote { profile, reason },
+        } => commands::profile_lifecycle(
+            &mut *source(&cli)?,
+            profile,
+            model::LifecycleAction::Promote,
+            reason,
+        ),
+        Command::Profile {
+            command: ProfileCommand::Reset { profile, reason },
+        } => commands::profile_lifecycle(
+            &mut *source(&cli)?,
+            profile,
+            model::LifecycleAction::Reset,
+            reason,
+        ),
+        Command::Profile {
+            command: ProfileCommand::Undo { profile, reason },
+        } => commands::profile_undo(&mut *source(&cli)?, profile, reason),
+        Command::Profile {
+            command: ProfileCommand::History { profile, json },
+        } => commands::profile_history(&mut *source(&cli)?, profile, *json),
+        Command::Snapshot {
+            command: SnapshotCommand::Show { id, json },
+        } => commands::snapshot_show(&mut *source(&cli)?, id, *json),
+        Command::Profile {
+            command:
+                ProfileCommand::Diff {
+                    from,
+                    to,
+                    threshold,
+                    json,
+                },
+        } => {
+            // Bad input is refused before any store or agent is asked.
+            let from = commands::profile_spec(from)?;
+            let to = commands::profile_spec(to)?;
+            let threshold =
+                commands::parse_share(threshold).map_err(|e| anyhow!("--threshold {e}"))?;
+            commands::profile_diff(&mut *source(&cli)?, from, to, threshold, *json)
+        }
+        Command::Profile {
+            command: ProfileCommand::Outliers { profile, json },
+        } => {
+            let p = commands::profile_spec(profile)?;
+            commands::profile_outliers(&mut *source(&cli)?, p, *json)
+        }
+        Command::Profile {
+            command:
+                ProfileCommand::Export {
+                    profile,
+                    format,
+                    output,
+                    force,
+                },
+        } => {
+            let p = commands::profile_spec(profile)?;
+            let format =
+                model::export::ExportFormat::parse(format).map_err(|e| anyhow!("--{e}"))?;
+            commands::profile_export(&mut *source(&cli)?, p, format, *force, output.as_deref())
+        }
         Command::Signal {
             command: SignalCommand::Show { id, json },
         } => commands::signal_show(&mut *source(&cli)?, *id, *json),
@@ -109,6 +178,7 @@ fn run(cli: Cli) -> Result<()> {
             status,
             tag,
             namespace,
+            limit,
         } => commands::signals(
             &mut *source(&cli)?,
             *json,
@@ -119,6 +189,7 @@ fn run(cli: Cli) -> Result<()> {
                 tag: tag
                     .clone()
                     .or_else(|| namespace.as_ref().map(|ns| format!("namespace:{ns}"))),
+                limit: *limit,
             },
         ),
         Command::Suppress {
@@ -147,6 +218,43 @@ fn run(cli: Cli) -> Result<()> {
         Command::Suppressions { json, all } => {
             commands::suppressions(&mut *source(&cli)?, *json, *all)
         }
+        Command::Respond { command } => {
+            let eff = settings(&cli, &Flags::default())?;
+            respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
+            let (req, yes, json) = match command {
+                RespondCommand::Freeze {
+                    signal_id,
+                    yes,
+                    reason,
+                    json,
+                } => (
+                    respond::RespondRequest {
+                        action: store::ResponseAction::Freeze,
+                        signal_id: Some(*signal_id),
+                        container: None,
+                        reason: reason.clone(),
+                    },
+                    *yes,
+                    *json,
+                ),
+                RespondCommand::Thaw {
+                    target,
+                    yes,
+                    reason,
+                    json,
+                } => (
+                    respond::RespondRequest::parse_target(
+                        store::ResponseAction::Thaw,
+                        target,
+                        reason,
+                    ),
+                    *yes,
+                    *json,
+                ),
+            };
+            commands::respond(&mut *source(&cli)?, &req, yes, json)
+        }
+        Command::Responses { json } => commands::responses(&mut *source(&cli)?, *json),
         Command::Decisions { json, limit } => {
             let eff = settings(&cli, &Flags::default())?;
             commands::decisions(target(&cli, &eff)?, *json, *limit)
@@ -268,6 +376,7 @@ fn target(cli: &Cli, eff: &Effective) -> Result<Target> {
 fn ui_attached(cli: &Cli, keymap: Option<&str>) -> Result<()> {
     let keymap = Keymap::load(keymap, user_keymap_path().as_deref())?;
     let eff = settings(cli, &Flags::default())?;
+    respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
     let mut app = App::new(keymap);
     match target(cli, &eff)? {
         Target::Agent(sock) => {
@@ -341,6 +450,7 @@ fn agent(cli: &Cli, args: &CaptureArgs, socket_group: Option<&str>) -> Result<()
     let socket = eff.settings.agent.socket.clone();
     let socket_group = socket_group.unwrap_or(&eff.settings.agent.socket_group);
     let retention_days = eff.settings.store.retention_days;
+    respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
     // Capture first: "not root" or a rejected program is reported before the socket exists.
     let Capturing {
         engine,
@@ -511,11 +621,23 @@ fn demo(
             db_text
         ),
     };
+    // A panic in the UI unwinds through here: stop the replay first, so that dropping the
+    // engine (which waits for its writer) does not wait for the whole bundle.
+    let _stop_on_unwind = StopOnDrop(stop.clone());
     let result = run_ui(keymap, &engine, &banner);
     stop.store(true, Ordering::Relaxed);
     let _ = feeder.join();
     engine.shutdown();
     result
+}
+
+/// Sets its flag when dropped (also while a panic unwinds).
+struct StopOnDrop(Arc<AtomicBool>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 fn run_ui(keymap: Keymap, engine: &Engine, banner: &dyn Fn(&EngineStatus) -> Banner) -> Result<()> {
@@ -536,6 +658,7 @@ fn live(
     headless: Option<Option<i64>>,
 ) -> Result<()> {
     let eff = settings(cli, &Flags::from_capture(args))?;
+    respond::set_runtime_sockets(eff.settings.capture.runtime_sockets.clone());
     let keymap = match headless {
         Some(_) => Keymap::builtin(),
         None => Keymap::load(keymap, user_keymap_path().as_deref())?,

@@ -4,12 +4,16 @@
 //! in the store implementation, which the agent also runs for its clients.
 
 use crate::http::ClientError;
+use crate::respond::{self, RespondRequest};
+use model::diff::ProfileDiff;
+use model::export::ExportFormat;
+use model::outlier::OutlierReport;
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
 use store::decision::Decision;
 use store::{
-    NodeRow, ProfileSummary, SignalFilter, SignalRow, SnapshotSummary, Store, StoreError,
-    StoreReader, SuppressionRow,
+    LearningProgress, LifecycleChange, NodeRow, ProfileSummary, ResponseRow, SignalFilter,
+    SignalRow, SnapshotDetail, SnapshotSummary, Store, StoreError, StoreReader, SuppressionRow,
 };
 
 /// Why a read or a decision failed; one line.
@@ -42,6 +46,17 @@ pub struct SuppressRequest {
     /// the image.
     #[serde(default)]
     pub scope: Option<String>,
+}
+
+/// A lifecycle decision the person asks for: promote a profile to Stable, or reset it to
+/// Learning.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LifecycleRequest {
+    pub image: String,
+    pub version: String,
+    pub action: model::LifecycleAction,
+    /// Why (required).
+    pub reason: String,
 }
 
 /// What `wsprof status` shows.
@@ -84,6 +99,63 @@ pub trait Source {
     fn reject_signal(&mut self, id: i64, who: &str) -> Result<()>;
     fn unsuppress(&mut self, id: i64, who: &str, now_ms: i64) -> Result<SuppressionRow>;
     fn status(&mut self) -> Result<StatusReport>;
+    /// What profile `to` holds that `from` does not, what it no longer holds, and the
+    /// nodes whose commonality moved by more than `threshold` (0..1).
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff>;
+    /// The profile's containers ranked by how rare their behaviour is in it.
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport>;
+    /// The profile exported as `format` (YAML); a Learning profile only with `force`.
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String>;
+    /// One snapshot with its own tree (each node's commonality in the profile, what it
+    /// brought first).
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail>;
+    /// The snapshot windows a signal happened in, oldest first (its first match in the
+    /// first one); empty when its container's activity was not stored as a snapshot.
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>>;
+    /// New nodes per kind that each of a profile's last `last` merged snapshots brought.
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress>;
+    /// The promote and reset decisions on a profile, newest first.
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>>;
+    /// Promote or reset a profile (recorded in the audit trail, undoable). `who` and
+    /// `now_ms` as for [`suppress`](Source::suppress).
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange>;
+    /// Undo the latest promote or reset of a profile.
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange>;
+    /// Freeze or thaw the container of a signal (or of an earlier response), now, and
+    /// append the attempt to the responses audit table (see [`crate::respond`]). A failed
+    /// attempt is recorded, then returned as an error. The agent records its client's peer
+    /// credentials and its own clock instead of `who` and `now_ms`.
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow>;
+    /// The newest `limit` responses, newest first.
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>>;
 }
 
 impl Source for Store {
@@ -176,6 +248,7 @@ impl Source for Store {
             signal_id: Some(req.signal_id),
             suppression_id: Some(sup.id),
             detail: reason,
+            profile: None,
         })?;
         Ok(Store::suppression(self, sup.id)?)
     }
@@ -190,6 +263,7 @@ impl Source for Store {
             signal_id: Some(id),
             suppression_id: None,
             detail: String::new(),
+            profile: None,
         })?;
         Ok(())
     }
@@ -204,8 +278,45 @@ impl Source for Store {
             signal_id: None,
             suppression_id: Some(id),
             detail: s.expression.clone(),
+            profile: None,
         })?;
         Ok(s)
+    }
+
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff> {
+        Ok(Store::profile_diff(
+            self, from.0, from.1, to.0, to.1, threshold,
+        )?)
+    }
+
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport> {
+        Ok(Store::profile_outliers(self, image, version)?)
+    }
+
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String> {
+        Ok(Store::profile_export(self, image, version, format, force)?)
+    }
+
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow> {
+        let t = respond::target(self, req)?;
+        respond::require_root(req.action)?;
+        let row = respond::execute(&t, req.action, who, &req.reason, now_ms);
+        respond::outcome(self.record_response(&row)?)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        Ok(Store::responses(self, limit)?)
     }
 
     fn status(&mut self) -> Result<StatusReport> {
@@ -215,6 +326,57 @@ impl Source for Store {
             self.latest_capture_stats()?,
             Store::suppressions(self, false)?.len(),
         ))
+    }
+
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail> {
+        Ok(self.snapshot_detail(id)?)
+    }
+
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>> {
+        Ok(Store::signal_snapshots(self, signal_id)?)
+    }
+
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress> {
+        Ok(Store::learning_progress(self, image, version, last)?)
+    }
+
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>> {
+        Ok(Store::lifecycle_changes(self, Some((image, version)))?)
+    }
+
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        Ok(Store::change_lifecycle(
+            self,
+            &req.image,
+            &req.version,
+            req.action,
+            who,
+            &req.reason,
+            now_ms,
+        )?)
+    }
+
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        Ok(Store::undo_lifecycle(
+            self, image, version, who, reason, now_ms,
+        )?)
     }
 }
 
@@ -229,7 +391,7 @@ fn status_report(
         stable: profiles.iter().filter(|p| p.status == "stable").count(),
         snapshots: profiles
             .iter()
-            .map(|p| u64::from(p.snapshots + p.unmerged_snapshots))
+            .map(|p| u64::from(p.snapshots + p.unmerged_snapshots + p.archived_snapshots))
             .sum(),
         signals: SignalCounts {
             open,
@@ -305,6 +467,44 @@ impl Source for SplitSource<'_> {
         self.write(|s| Source::unsuppress(s, id, who, now_ms))
     }
 
+    fn profile_diff(
+        &mut self,
+        from: (&str, &str),
+        to: (&str, &str),
+        threshold: f64,
+    ) -> Result<ProfileDiff> {
+        Ok(self
+            .reader
+            .profile_diff(from.0, from.1, to.0, to.1, threshold)?)
+    }
+
+    fn profile_outliers(&mut self, image: &str, version: &str) -> Result<OutlierReport> {
+        Ok(self.reader.profile_outliers(image, version)?)
+    }
+
+    fn profile_export(
+        &mut self,
+        image: &str,
+        version: &str,
+        format: ExportFormat,
+        force: bool,
+    ) -> Result<String> {
+        Ok(self.reader.profile_export(image, version, format, force)?)
+    }
+
+    /// The container is frozen without the store's lock (it may take seconds); only the
+    /// audit row is written behind it.
+    fn respond(&mut self, req: &RespondRequest, who: &str, now_ms: i64) -> Result<ResponseRow> {
+        let t = respond::target(self, req)?;
+        respond::require_root(req.action)?;
+        let row = respond::execute(&t, req.action, who, &req.reason, now_ms);
+        respond::outcome(self.write(|s| Ok(s.record_response(&row)?))?)
+    }
+
+    fn responses(&mut self, limit: usize) -> Result<Vec<ResponseRow>> {
+        Ok(self.reader.responses(limit)?)
+    }
+
     fn status(&mut self) -> Result<StatusReport> {
         let r = self.reader;
         Ok(status_report(
@@ -313,5 +513,46 @@ impl Source for SplitSource<'_> {
             r.latest_capture_stats()?,
             r.suppressions(false)?.len(),
         ))
+    }
+
+    fn snapshot(&mut self, id: &str) -> Result<SnapshotDetail> {
+        Ok(self.reader.snapshot_detail(id)?)
+    }
+
+    fn signal_snapshots(&mut self, signal_id: i64) -> Result<Vec<SnapshotSummary>> {
+        Ok(self.reader.signal_snapshots(signal_id)?)
+    }
+
+    fn learning_progress(
+        &mut self,
+        image: &str,
+        version: &str,
+        last: usize,
+    ) -> Result<LearningProgress> {
+        Ok(self.reader.learning_progress(image, version, last)?)
+    }
+
+    fn lifecycle_changes(&mut self, image: &str, version: &str) -> Result<Vec<LifecycleChange>> {
+        Ok(self.reader.lifecycle_changes(Some((image, version)))?)
+    }
+
+    fn change_lifecycle(
+        &mut self,
+        req: &LifecycleRequest,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.write(|s| Source::change_lifecycle(s, req, who, now_ms))
+    }
+
+    fn undo_lifecycle(
+        &mut self,
+        image: &str,
+        version: &str,
+        reason: &str,
+        who: &str,
+        now_ms: i64,
+    ) -> Result<LifecycleChange> {
+        self.write(|s| Source::undo_lifecycle(s, image, version, reason, who, now_ms))
     }
 }

@@ -199,17 +199,26 @@ impl ProfileTree {
         }
     }
 
-    /// Select the process of a node key (a leaf selects its process), expanding ancestors.
-    pub fn select_key(&mut self, key: &str) {
-        let process_key = self
-            .nodes
+    /// The key of the process row a node key shows under: the node itself when it is a
+    /// process of the tree, else the deepest process of the tree on its path (a leaf's
+    /// process; for a node the tree lacks, its nearest known ancestor).
+    pub fn owner_of(&self, key: &str) -> Option<&str> {
+        self.nodes
             .iter()
             .filter(|n| {
-                n.kind == "process" && (key == n.key || key.starts_with(&format!("{}|", n.key)))
+                n.kind == "process"
+                    && (key == n.key
+                        || (key.starts_with(&n.key) && key[n.key.len()..].starts_with('|')))
             })
             .max_by_key(|n| n.key.len())
-            .map(|n| n.key.clone());
-        let Some(pk) = process_key else { return };
+            .map(|n| n.key.as_str())
+    }
+
+    /// Select the process of a node key (a leaf selects its process), expanding ancestors.
+    pub fn select_key(&mut self, key: &str) {
+        let Some(pk) = self.owner_of(key).map(str::to_string) else {
+            return;
+        };
         let ancestors: Vec<String> = self
             .collapsed
             .iter()
@@ -336,5 +345,12 @@ mod tests {
         assert_eq!(labels(&t), ["/init"], "collapsed state comes back");
         t.select_key("p:/init|p:/usr/sbin/nginx|p:/bin/sh|d:example.com A");
         assert_eq!(t.selected().unwrap().label, "/bin/sh");
+        assert_eq!(
+            t.owner_of("p:/init|p:/usr/sbin/nginx|p:/bin/bash|f:/etc/shadow"),
+            Some("p:/init|p:/usr/sbin/nginx"),
+            "a node the tree lacks shows under its nearest known process"
+        );
+        assert_eq!(t.owner_of("p:/init|p:/usr/sbin/nginxd"), Some("p:/init"));
+        assert_eq!(t.owner_of("p:/other"), None);
     }
 }

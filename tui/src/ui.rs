@@ -121,7 +121,11 @@ pub fn run<B: Backend>(
         }
         match event::read()? {
             Event::Key(k) if k.kind == KeyEventKind::Press => {
-                if app.search_input(&k) {
+                if app.prompt.is_some() {
+                    session.with_source(&mut |src| {
+                        app.prompt_input(&k, src);
+                    })?;
+                } else if app.search_input(&k) {
                     session.with_source(&mut |src| app.ensure_preview(src))?;
                 } else if let Some(a) = app.keymap.action_for(&Key::from_event(&k)) {
                     session.with_source(&mut |src| app.apply(a, src))?;
@@ -163,6 +167,10 @@ fn current_sel(app: &App) -> usize {
         crate::app::Screen::Images => app.image_sel,
         crate::app::Screen::Signals => app.signal_sel,
         crate::app::Screen::Suppressions => app.suppression_sel,
+        crate::app::Screen::Responses => app.response_sel,
         crate::app::Screen::Profile => app.profile.as_ref().map_or(0, |p| p.tree.selected_row()),
+        crate::app::Screen::Diff => app.diff.as_ref().map_or(0, |d| d.sel),
+        crate::app::Screen::Outliers => app.outliers.as_ref().map_or(0, |o| o.sel),
+        crate::app::Screen::Snapshot => app.snapshot.as_ref().map_or(0, |s| s.tree.selected_row()),
     }
 }

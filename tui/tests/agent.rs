@@ -446,3 +446,158 @@ fn the_agent_keeps_capturing_through_bad_clients() {
         events() > first
     });
 }
+
+/// A small store of `web:1.0` (3 snapshots, Learning), imported from a snapshot file.
+fn small_store(db: &Path) {
+    use model::event::{ContainerRef, Event, EventKind, ProcessInfo};
+    let snaps: Vec<model::Snapshot> = (0..3)
+        .map(|i| {
+            let c = ContainerRef {
+                id: format!("{i:064x}"),
+                image: "web".into(),
+                version: "1.0".into(),
+                ..Default::default()
+            };
+            let mut tree = model::ActivityTree::default();
+            tree.record(&Event {
+                ts_ms: i * 1000,
+                container: c.clone(),
+                process: ProcessInfo {
+                    exec_path: "/usr/sbin/nginx".into(),
+                    ..Default::default()
+                },
+                kind: EventKind::Exec,
+            });
+            model::Snapshot {
+                id: format!("snap-{i}"),
+                container: c,
+                host: "h".into(),
+                started_ms: i * 1000,
+                ended_ms: i * 1000 + 1000,
+                tree,
+            }
+        })
+        .collect();
+    let file = db.with_extension("json");
+    std::fs::write(&file, model::snapshot::to_file_json(&snaps)).unwrap();
+    let o = Command::new(bin())
+        .args(["snapshots", "import"])
+        .arg(&file)
+        .arg("--db")
+        .arg(db)
+        .arg("--log-file")
+        .arg(db.with_extension("import.log"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+}
+
+/// A promote, a reset and their undo through the socket record who the peer is (its uid,
+/// from SO_PEERCRED), not what its environment claims: here a client running as `nobody`
+/// (a member of the socket's group) that says it is mallory.
+#[test]
+fn lifecycle_decisions_through_the_agent_record_the_peers_uid() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    if !prerequisites_or_skip("lifecycle_decisions_through_the_agent_record_the_peers_uid") {
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    use std::os::unix::process::CommandExt;
+    let tmp = tempfile::tempdir().unwrap();
+    // the client (nobody) must reach the socket inside it
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    small_store(&tmp.path().join("agent.duckdb"));
+    let agent = Agent::start(
+        tmp.path(),
+        &tmp.path().join("no-runtime.sock"),
+        &["--socket-group", "nogroup"],
+    );
+    let as_nobody = |args: &[&str]| -> Output {
+        Command::new(bin())
+            .args(args)
+            .arg("--socket")
+            .arg(&agent.sock)
+            .env("USER", "mallory")
+            .env("SUDO_USER", "mallory")
+            .env("HOME", "/nonexistent")
+            .env_remove("XDG_STATE_HOME")
+            .uid(65534)
+            .gid(65534)
+            .output()
+            .unwrap()
+    };
+    let o = as_nobody(&[
+        "profile",
+        "promote",
+        "web:1.0",
+        "--reason",
+        "three snapshots are enough here",
+    ]);
+    assert!(o.status.success(), "{o:?}");
+    let who = "nobody (uid 65534)";
+    let d = agent.json(&["decisions", "--json"]);
+    assert_eq!(
+        (&d[0]["action"], &d[0]["who"], &d[0]["profile"]),
+        (
+            &serde_json::Value::from("promote"),
+            &serde_json::Value::from(who),
+            &serde_json::Value::from("web:1.0")
+        ),
+        "{d}"
+    );
+    let p = &agent.json(&["profiles", "--json"])[0];
+    assert_eq!(p["status"], "stable");
+    assert_eq!(p["status_manual"], true);
+    assert_eq!(p["lifecycle_decision"]["who"], who);
+    // reset and undo through the agent too; progress and the snapshot drill-down answer
+    let o = as_nobody(&["profile", "reset", "web:1.0", "--reason", "relearn"]);
+    assert!(o.status.success(), "{o:?}");
+    let progress = agent.json(&["profile", "progress", "web:1.0", "--json"]);
+    assert_eq!(progress["merged_snapshots"], 0);
+    let snap = agent.json(&["snapshot", "show", "snap-1", "--json"]);
+    assert_eq!(snap["snapshot"]["reset_id"], 2);
+    let o = as_nobody(&["profile", "undo", "web:1.0"]);
+    assert!(o.status.success(), "{o:?}");
+    let d = agent.json(&["decisions", "--json"]);
+    let actions: Vec<(&str, &str)> = d
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| (x["action"].as_str().unwrap(), x["who"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        actions,
+        [("undo", who), ("reset", who), ("promote", who)],
+        "{d}"
+    );
+    let progress = agent.json(&["profile", "progress", "web:1.0", "--json"]);
+    assert_eq!(progress["merged_snapshots"], 3);
+    // a refusal through the socket is one line too
+    let o = as_nobody(&["profile", "promote", "web:1.0", "--reason", "again"]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("web:1.0 is already Stable"), "{err}");
+    // bad requests to the new routes
+    for (req, want) in [
+        (
+            &b"POST /v1/profile/promote?image=web&version=1.0 HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}"[..],
+            "409",
+        ),
+        (
+            b"POST /v1/profile/promote?image=nope&version=1 HTTP/1.1\r\nContent-Length: 14\r\n\r\n{\"reason\":\"x\"}",
+            "404",
+        ),
+        (b"GET /v1/profile/progress?image=web&version=1.0&last=0 HTTP/1.1\r\n\r\n", "400"),
+        (b"GET /v1/snapshot?id=nope HTTP/1.1\r\n\r\n", "404"),
+        (b"GET /v1/profile/promote?image=web&version=1.0 HTTP/1.1\r\n\r\n", "405"),
+        (b"GET /v1/signals/999999/snapshots HTTP/1.1\r\n\r\n", "404"),
+    ] {
+        let r = raw(&agent.sock, req);
+        assert!(
+            r.starts_with(&format!("HTTP/1.1 {want}")),
+            "{}: {r}",
+            String::from_utf8_lossy(req)
+        );
+    }
+}

@@ -7,103 +7,8 @@
 
 mod common;
 
-use common::{podman, podman_service, prerequisites_or_skip};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use common::{podman_service, prerequisites_or_skip, run_web, Agent};
 use std::time::{Duration, Instant};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_wsprof")
-}
-
-struct Agent {
-    child: Child,
-    sock: PathBuf,
-    log: PathBuf,
-}
-
-impl Agent {
-    fn start(dir: &Path, runtime_sock: &Path, config: &Path) -> Agent {
-        let sock = dir.join("wsprof.sock");
-        let log = dir.join("agent.log");
-        let child = Command::new(bin())
-            .arg("agent")
-            .arg("--config")
-            .arg(config)
-            .args(["--snapshot-interval", "3s", "--runtime-socket"])
-            .arg(runtime_sock)
-            .arg("--db")
-            .arg(dir.join("agent.duckdb"))
-            .arg("--socket")
-            .arg(&sock)
-            .arg("--log-file")
-            .arg(&log)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("wsprof agent");
-        let a = Agent { child, sock, log };
-        wait_until("the agent's socket", Duration::from_secs(30), || {
-            a.sock.exists()
-        });
-        a
-    }
-
-    fn json(&self, args: &[&str]) -> serde_json::Value {
-        let o = Command::new(bin())
-            .args(args)
-            .arg("--socket")
-            .arg(&self.sock)
-            .arg("--log-file")
-            .arg(self.log.with_extension("cli.log"))
-            .output()
-            .unwrap();
-        assert!(
-            o.status.success(),
-            "wsprof {args:?}: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        serde_json::from_slice(&o.stdout).unwrap()
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !f() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(500));
-    }
-}
-
-/// Start a container of demo/web:1.0 running `script`; its full id.
-fn run(name: &str, script: &str) -> String {
-    let _ = podman().args(["rm", "-f", "-t", "0", name]).output();
-    let out = podman()
-        .args([
-            "run",
-            "-d",
-            "--network=none",
-            "--name",
-            name,
-            "demo/web:1.0",
-        ])
-        .args(["/bin/sh", "-c", script])
-        .output()
-        .expect("podman run");
-    assert!(
-        out.status.success(),
-        "podman run: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
 
 const BENIGN: &str = "while true; do cat /etc/passwd > /dev/null; sleep 1; done";
 
@@ -123,22 +28,15 @@ fn fifty_novel_actions_in_one_container_are_all_in_its_drift_signal() {
     let podsock = tmp.path().join("podman.sock");
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     let _pods = podman_service(&podsock, &refs);
-    let agent = Agent::start(tmp.path(), &podsock, &config);
+    let agent = Agent::start(tmp.path(), &podsock, &config, &[]);
 
     // benign replicas until the profile is Stable
-    let benign: Vec<String> = names[..2].iter().map(|n| run(n, BENIGN)).collect();
-    wait_until("demo/web:1.0 Stable", Duration::from_secs(60), || {
-        agent
-            .json(&["profiles", "--json"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|p| p["image"] == "demo/web" && p["version"] == "1.0" && p["status"] == "stable")
-    });
+    let benign: Vec<String> = names[..2].iter().map(|n| run_web(n, BENIGN)).collect();
+    agent.wait_web_stable(Duration::from_secs(60));
 
     // the attacker: the same start-up, then 50 distinct novel files and a few execs (by
     // path: busybox's shell runs applets named bare in-process, without an exec)
-    let attacker = run(
+    let attacker = run_web(
         &names[2],
         "sleep 2; mkdir -p /srv/novel; i=0; while [ $i -lt 50 ]; do i=$((i+1)); \
          touch /srv/novel/item_$i.dat; done; /bin/id; /bin/uname -a; /bin/hostname; \

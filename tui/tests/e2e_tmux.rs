@@ -225,8 +225,45 @@ fn the_ui_opens_an_existing_store_without_capture() {
     // j/k move as in less, Enter opens the profile
     keys(&name, &["j", "k", "Enter"]);
     wait_for(&name, "Process tree", Duration::from_secs(10));
+    wait_for(&name, "Learning: new nodes", Duration::from_secs(10));
     keys(&name, &["Escape", "2"]);
     wait_for(&name, "Signal queue", Duration::from_secs(10));
+    // s: the snapshot window the newest signal happened in, its node marked
+    keys(&name, &["s"]);
+    let s = wait_for(&name, "Snapshot tree", Duration::from_secs(10));
+    assert!(s.contains("opened from signal #381"), "{s}");
+    keys(&name, &["Escape", "1"]);
+    wait_for(&name, "Images:", Duration::from_secs(10));
+    // P on a Learning profile (the second row): a confirmation that takes the reason as
+    // typed (its letters are not keys then), Enter confirms; u and Enter undo
+    keys(&name, &["j", "P"]);
+    wait_for(
+        &name,
+        "Promote acme/nightly-report:0.5.0 to Stable?",
+        Duration::from_secs(10),
+    );
+    keys(&name, &["q", "u", "i", "e", "t", "Enter"]);
+    let s = wait_for(&name, "promoted to Stable (36", Duration::from_secs(10));
+    assert!(s.contains("stable*"), "{s}");
+    keys(&name, &["u"]);
+    wait_for(&name, "Undo promote #1", Duration::from_secs(10));
+    keys(&name, &["Enter"]);
+    wait_for(
+        &name,
+        "promote #1 of acme/nightly-report:0.5.0 undone",
+        Duration::from_secs(10),
+    );
     keys(&name, &["q"]);
     wait_for(&name, "EXITED 0", Duration::from_secs(10));
+    let o = Command::new(bin)
+        .args(["decisions", "--json", "--db"])
+        .arg(&db)
+        .arg("--log-file")
+        .arg(dir.path().join("cli.log"))
+        .output()
+        .unwrap();
+    let d: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(d[0]["action"], "undo", "{d}");
+    assert_eq!(d[1]["action"], "promote", "{d}");
+    assert_eq!(d[1]["detail"], "quiet", "{d}");
 }

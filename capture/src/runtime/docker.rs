@@ -89,12 +89,35 @@ pub fn http_get_unix(
     path: &str,
     timeout: Duration,
 ) -> std::io::Result<(u16, String)> {
+    http_unix(socket, "GET", path, timeout)
+}
+
+/// `POST path` without a body (`/containers/{id}/pause`), over a unix socket.
+pub fn http_post_unix(
+    socket: &Path,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
+    http_unix(socket, "POST", path, timeout)
+}
+
+fn http_unix(
+    socket: &Path,
+    method: &str,
+    path: &str,
+    timeout: Duration,
+) -> std::io::Result<(u16, String)> {
     let mut s = UnixStream::connect(socket)?;
     s.set_read_timeout(Some(timeout))?;
     s.set_write_timeout(Some(timeout))?;
+    let length = if method == "GET" {
+        ""
+    } else {
+        "Content-Length: 0\r\n"
+    };
     write!(
         s,
-        "GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n"
+        "{method} {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n{length}\r\n"
     )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;

@@ -1,6 +1,8 @@
 //! `nginx`: the official image's entrypoint scripts, a master and its workers, config
 //! reads, log writes, a proxied upstream, and a healthcheck `/bin/sh -c curl localhost`
 //! spawned by the master (which default rules flag, and which is in nearly every snapshot).
+//! 1.27.0 also loads the njs module, serves a status page and staples OCSP responses (a
+//! DNS question and a connection to a public address that 1.25.3 never made).
 
 use crate::behaviour::{Freq, ImageModel, Stream, R, W, WA, WC};
 
@@ -153,6 +155,14 @@ pub fn model(version: &'static str) -> ImageModel {
     if newer {
         m.activity("status page", Freq::Chance(0.55), Stream::None)
             .read(worker, &["/proc/{pid}/status"]);
+    }
+    if newer {
+        // 1.27.0's config turns on OCSP stapling: workers now resolve the CA's OCSP
+        // responder and connect to it on a public address, which 1.25.3 never did. What a
+        // version diff should surface (and an egress policy must allow).
+        m.activity("ocsp stapling", Freq::Chance(0.45), Stream::None)
+            .dns(worker, "r11.o.lencr.org")
+            .connect(worker, "23.215.0.{oct}", 80);
     }
     m.activity("log reopen", Freq::Chance(0.05), Stream::None)
         .open(master, "/var/log/nginx/access.log", WA)

@@ -58,6 +58,12 @@ struct CaseEvent {
     source: Option<String>,
     target: Option<String>,
     fstype: Option<String>,
+    /// A failed open's errno (0: the open succeeded).
+    #[serde(default)]
+    errno: u16,
+    /// The kernel marked the executable as having no link left (memfd, deleted).
+    #[serde(default)]
+    fileless: bool,
 }
 
 fn default_exe() -> String {
@@ -90,6 +96,8 @@ impl CaseEvent {
             "open" => EventKind::Open {
                 path: s(&self.path),
                 access,
+                errno: self.errno,
+                requested: None,
             },
             "unlink" => EventKind::Unlink {
                 path: s(&self.path),
@@ -141,6 +149,7 @@ impl CaseEvent {
                 name: s(&self.name),
             },
             "capset" => EventKind::Capset,
+            "io_uring_setup" => EventKind::IoUringSetup { entries: 8 },
             other => panic!("test case kind `{other}` not supported"),
         };
         let args = if self.args.is_empty() {
@@ -163,6 +172,8 @@ impl CaseEvent {
                 uid: self.uid,
                 gid: self.gid,
                 ancestors: self.ancestors.clone(),
+                fileless: self.fileless,
+                ..Default::default()
             },
             kind,
         }

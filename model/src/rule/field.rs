@@ -2,12 +2,12 @@
 //! their values are read from an [`Event`].
 
 use super::expr::Scalar;
-use crate::event::{base_name, Access, Event, EventKind, NetClass};
+use crate::event::{base_name, errno_name, Access, Event, EventKind, NetClass};
 use std::borrow::Cow;
 use std::fmt;
 
 /// Stable names of the event kinds, in [`KindSet`] bit order.
-pub const KIND_NAMES: [&str; 20] = [
+pub const KIND_NAMES: [&str; 21] = [
     "exec",
     "fork",
     "exit",
@@ -28,6 +28,7 @@ pub const KIND_NAMES: [&str; 20] = [
     "setgid",
     "capset",
     "memfd_create",
+    "io_uring_setup",
 ];
 
 /// Position of an event kind in [`KIND_NAMES`].
@@ -53,6 +54,7 @@ pub fn kind_index(kind: &EventKind) -> usize {
         EventKind::Setgid { .. } => 17,
         EventKind::Capset => 18,
         EventKind::MemfdCreate { .. } => 19,
+        EventKind::IoUringSetup { .. } => 20,
     }
 }
 
@@ -169,9 +171,12 @@ fields! {
     ExecFilePath = "exec.file.path": Str, ["exec"];
     ExecFileName = "exec.file.name": Str, ["exec"];
     ExecArgs = "exec.args": Args, ["exec"];
+    ExecFileless = "exec.fileless": Bool, ["exec"];
+    ExecInterpreterPath = "exec.interpreter.path": Str, ["exec"];
     ProcessFilePath = "process.file.path": Str, [];
     ProcessFileName = "process.file.name": Str, [];
     ProcessArgs = "process.args": Args, [];
+    ProcessFileless = "process.fileless": Bool, [];
     ProcessParentFilePath = "process.parent.file.path": Str, [];
     ProcessParentFileName = "process.parent.file.name": Str, [];
     ProcessAncestorsFileName = "process.ancestors.file.name": StrList, [];
@@ -182,7 +187,10 @@ fields! {
     ProcessPid = "process.pid": Int, [];
     OpenFilePath = "open.file.path": Str, ["open"];
     OpenFileName = "open.file.name": Str, ["open"];
+    OpenFileRequestedPath = "open.file.requested_path": Str, ["open"];
     OpenFlags = "open.flags": StrList, ["open"];
+    OpenRetval = "open.retval": Int, ["open"];
+    OpenError = "open.error": Str, ["open"];
     UnlinkFilePath = "unlink.file.path": Str, ["unlink"];
     UnlinkFileName = "unlink.file.name": Str, ["unlink"];
     RenameFilePath = "rename.file.path": Str, ["rename"];
@@ -214,6 +222,7 @@ fields! {
     SetuidUid = "setuid.uid": Int, ["setuid"];
     SetgidGid = "setgid.gid": Int, ["setgid"];
     MemfdCreateName = "memfd_create.name": Str, ["memfd_create"];
+    IoUringSetupEntries = "io_uring_setup.entries": Int, ["io_uring_setup"];
     EventKindName = "event.kind": Str, [];
     ContainerId = "container.id": Str, [];
     ContainerImageName = "container.image.name": Str, [];
@@ -239,7 +248,17 @@ impl Field {
             (Field::ExecFilePath, _) if exec => s(&p.exec_path),
             (Field::ExecFileName, _) if exec => s(p.file_name()),
             (Field::ExecArgs, _) if exec => Some(Value::Args(&p.args)),
-            (Field::ExecFilePath | Field::ExecFileName | Field::ExecArgs, _) => None,
+            (Field::ExecFileless, _) if exec => Some(Value::Bool(p.fileless)),
+            (Field::ExecInterpreterPath, _) if exec => p.interpreter.as_deref().and_then(s),
+            (
+                Field::ExecFilePath
+                | Field::ExecFileName
+                | Field::ExecArgs
+                | Field::ExecFileless
+                | Field::ExecInterpreterPath,
+                _,
+            ) => None,
+            (Field::ProcessFileless, _) => Some(Value::Bool(p.fileless)),
             (Field::ProcessFilePath, _) => s(&p.exec_path),
             (Field::ProcessFileName, _) => s(p.file_name()),
             (Field::ProcessArgs, _) => Some(Value::Args(&p.args)),
@@ -253,7 +272,20 @@ impl Field {
             (Field::ProcessPid, _) => i(p.pid.into()),
             (Field::OpenFilePath, K::Open { path, .. }) => s(path),
             (Field::OpenFileName, K::Open { path, .. }) => s(base_name(path)),
+            // The caller's path where it differs from the kernel's, else the same path.
+            (
+                Field::OpenFileRequestedPath,
+                K::Open {
+                    path, requested, ..
+                },
+            ) => s(requested.as_deref().unwrap_or(path)),
             (Field::OpenFlags, K::Open { access, .. }) => Some(Value::Flags(*access)),
+            (Field::OpenRetval, K::Open { errno, .. }) => i(-i64::from(*errno)),
+            (Field::OpenError, K::Open { errno, .. }) => Some(Value::Str(if *errno == 0 {
+                Cow::Borrowed("")
+            } else {
+                errno_name(*errno)
+            })),
             (Field::UnlinkFilePath, K::Unlink { path }) => s(path),
             (Field::UnlinkFileName, K::Unlink { path }) => s(base_name(path)),
             (Field::RenameFilePath, K::Rename { from, .. }) => s(from),
@@ -293,6 +325,7 @@ impl Field {
             (Field::SetuidUid, K::Setuid { uid }) => i((*uid).into()),
             (Field::SetgidGid, K::Setgid { gid }) => i((*gid).into()),
             (Field::MemfdCreateName, K::MemfdCreate { name }) => s(name),
+            (Field::IoUringSetupEntries, K::IoUringSetup { entries }) => i((*entries).into()),
             (Field::EventKindName, k) => s(k.name()),
             (Field::ContainerId, _) => s(&ev.container.id),
             (Field::ContainerImageName, _) => s(&ev.container.image),

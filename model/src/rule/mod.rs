@@ -51,7 +51,7 @@ mod default_rules_tests;
 mod tests;
 
 pub use error::{ParseError, ParseErrorKind, RuleFileError, Suggestion};
-pub use expr::{suppression_expr, CompareOp, Expr, Globs, List, Scalar, Test};
+pub use expr::{suppression_expr, write_str_literal, CompareOp, Expr, Globs, List, Scalar, Test};
 pub use field::{Field, FieldType, KindSet, Value, KIND_NAMES};
 pub use macros::{MacroDef, Macros, RawMacro};
 pub use parser::{parse, parse_with, MAX_DEPTH, MAX_OPERATORS};

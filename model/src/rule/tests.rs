@@ -21,6 +21,7 @@ fn event(exe: &str, args: &[&str], ancestors: &[&str], kind: EventKind) -> Event
             uid: 33,
             gid: 33,
             ancestors: ancestors.iter().map(|s| s.to_string()).collect(),
+            ..Default::default()
         },
         kind,
     }
@@ -38,6 +39,8 @@ fn open(path: &str, access: Access) -> Event {
         EventKind::Open {
             path: path.into(),
             access,
+            errno: 0,
+            requested: None,
         },
     )
 }
@@ -65,6 +68,26 @@ fn absent_fields_make_every_test_false() {
     assert!(!holds("process.parent.file.name == \"x\"", &ev));
     // ...but a negated test is an ordinary negation.
     assert!(holds(r#"!(open.file.path == "/etc/shadow")"#, &ev));
+}
+
+#[test]
+fn an_open_matches_by_the_kernels_path_and_by_the_path_the_caller_asked_for() {
+    let mut ev = open("/etc/shadow", Access::READ);
+    // Asked for as itself: the requested path is the path.
+    assert!(holds(r#"open.file.requested_path == "/etc/shadow""#, &ev));
+    // Through a symlink: each field sees its own path.
+    if let EventKind::Open { requested, .. } = &mut ev.kind {
+        *requested = Some("/tmp/s".into());
+    }
+    assert!(holds(r#"open.file.path == "/etc/shadow""#, &ev));
+    assert!(holds(r#"open.file.requested_path ~ "/tmp/*""#, &ev));
+    assert!(!holds(r#"open.file.requested_path == "/etc/shadow""#, &ev));
+    assert_eq!(ev.summary(), "open /etc/shadow (read) requested as /tmp/s");
+    // Not a field of other kinds.
+    assert!(!holds(
+        r#"open.file.requested_path == "/bin/sh""#,
+        &exec("/bin/sh", &["sh"], &[])
+    ));
 }
 
 #[test]

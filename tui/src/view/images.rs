@@ -63,7 +63,8 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
                 Style::default()
             }),
             Cell::from(format!("{:>5}", p.snapshots)),
-            Cell::from(p.status.clone()).style(status_style),
+            // `*`: a person set it (promote, reset); the line below says who and why
+            Cell::from(crate::commands::status_text(p)).style(status_style),
             Cell::from(percent(p.commonality)).style(commonality_style(p.commonality)),
             Cell::from(format!("{:>5}", p.containers)),
             Cell::from(format!("{:>5}", p.open_signals)),
@@ -99,12 +100,27 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     );
     f.render_widget(table, area);
     if let Some(p) = app.selected_image() {
+        // who set the status, when and why, before the counts (the line is cut at the
+        // screen's width)
+        let mut text = format!(" {}:{} - ", p.image, p.version);
+        if let Some(c) = &p.lifecycle_decision {
+            text.push_str(&format!("{} - ", super::text::decision_text(c)));
+        }
+        text.push_str(&format!(
+            "{} nodes, {} snapshots kept after Stable",
+            p.nodes, p.unmerged_snapshots
+        ));
+        if p.archived_snapshots > 0 {
+            text.push_str(&format!(", {} archived by a reset", p.archived_snapshots));
+        }
+        text.push(' ');
         let hint = Line::from(vec![Span::styled(
-            format!(
-                " {}:{} - {} nodes, {} snapshots kept after Stable ",
-                p.image, p.version, p.nodes, p.unmerged_snapshots
-            ),
-            Style::default().fg(Color::DarkGray),
+            text,
+            Style::default().fg(if p.status_manual {
+                Color::Magenta
+            } else {
+                Color::DarkGray
+            }),
         )]);
         let r = Rect {
             x: area.x + 1,

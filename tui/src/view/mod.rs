@@ -1,10 +1,15 @@
 //! Drawing. Every function here reads the [`App`]; none changes it.
 
+pub mod diff;
 pub mod drift;
 mod help;
 mod images;
+pub mod outliers;
 mod profile;
+mod prompt;
+mod responses;
 mod signals;
+mod snapshot;
 mod suppressions;
 pub mod text;
 
@@ -46,7 +51,11 @@ pub fn list_rows_area(app: &App, size: Rect) -> Rect {
         Screen::Images => images::list_rows(body),
         Screen::Signals => signals::list_rows(body),
         Screen::Suppressions => suppressions::list_rows(body),
+        Screen::Responses => responses::list_rows(body),
         Screen::Profile => profile::list_rows(body),
+        Screen::Diff => diff::list_rows(body),
+        Screen::Outliers => outliers::list_rows(body),
+        Screen::Snapshot => snapshot::list_rows(body),
     }
 }
 
@@ -146,17 +155,27 @@ pub fn draw(f: &mut Frame, app: &App) {
         Screen::Profile => profile::draw(f, app, a.body),
         Screen::Signals => signals::draw(f, app, a.body),
         Screen::Suppressions => suppressions::draw(f, app, a.body),
+        Screen::Diff => diff::draw(f, app, a.body),
+        Screen::Outliers => outliers::draw(f, app, a.body),
+        Screen::Snapshot => snapshot::draw(f, app, a.body),
+        Screen::Responses => responses::draw(f, app, a.body),
     }
     draw_footer(f, app, a.footer);
     draw_status(f, app, a.status);
+    if app.confirm.is_some() {
+        responses::draw_confirm(f, app, a.body);
+    }
     if app.help {
         help::draw(f, app, a.body);
+    }
+    if let Some(p) = &app.prompt {
+        prompt::draw(f, p, a.body);
     }
 }
 
 fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
     let open = app.signals.iter().filter(|s| s.status == "open").count();
-    let tabs = [
+    let mut tabs = vec![
         (Screen::Images, format!("1 Images ({})", app.images.len())),
         (Screen::Signals, format!("2 Signals ({open} open)")),
         (
@@ -167,13 +186,24 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
             ),
         ),
     ];
+    // The responses tab appears once there is something in the audit table.
+    if !app.responses.is_empty() || app.screen == Screen::Responses {
+        tabs.push((
+            Screen::Responses,
+            format!("4 Responses ({})", app.responses.len()),
+        ));
+    }
     let mut spans = vec![Span::styled(
         " wsprof ",
         Style::default().fg(Color::Black).bg(Color::Cyan),
     )];
     for (screen, label) in tabs {
-        let on =
-            app.screen == screen || (screen == Screen::Images && app.screen == Screen::Profile);
+        let on = app.screen == screen
+            || (screen == Screen::Images
+                && matches!(
+                    app.screen,
+                    Screen::Profile | Screen::Diff | Screen::Outliers | Screen::Snapshot
+                ));
         let style = if on {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         } else {
@@ -182,10 +212,35 @@ fn draw_tabs(f: &mut Frame, app: &App, area: Rect) {
         spans.push(Span::raw("  "));
         spans.push(Span::styled(label, style));
     }
-    if let (Screen::Profile, Some(pv)) = (app.screen, &app.profile) {
+    let here = match app.screen {
+        Screen::Profile => app
+            .profile
+            .as_ref()
+            .map(|pv| format!("{}:{}", pv.summary.image, pv.summary.version)),
+        Screen::Diff => app
+            .diff
+            .as_ref()
+            .map(|dv| format!("diff {} → {}", dv.diff.from.name(), dv.diff.to.version)),
+        Screen::Outliers => app
+            .outliers
+            .as_ref()
+            .map(|ov| format!("{}:{} outliers", ov.report.image, ov.report.version)),
+        _ => None,
+    };
+    if let Some(here) = here {
         spans.push(Span::raw("  > "));
         spans.push(Span::styled(
-            format!("{}:{}", pv.summary.image, pv.summary.version),
+            here,
+            Style::default().add_modifier(Modifier::BOLD),
+        ));
+    }
+    if let (Screen::Snapshot, Some(sv)) = (app.screen, &app.snapshot) {
+        spans.push(Span::raw("  > "));
+        spans.push(Span::styled(
+            format!(
+                "{}:{} > snapshot {}",
+                sv.detail.image, sv.detail.version, sv.detail.snapshot.id
+            ),
             Style::default().add_modifier(Modifier::BOLD),
         ));
     }
@@ -228,8 +283,28 @@ fn draw_footer(f: &mut Frame, app: &App, area: Rect) {
             parts.push(hint(A::Accept, "accept"));
             parts.push(hint(A::Reject, "reject"));
             parts.push(hint(A::ViewProfile, "profile"));
+            parts.push(hint(A::ViewSnapshot, "snapshot"));
+            parts.push(hint(A::Freeze, "freeze"));
+        }
+        if app.screen == Screen::Responses {
+            parts.push(hint(A::Thaw, "thaw"));
         }
         if app.screen == Screen::Suppressions {
+            parts.push(hint(A::Undo, "undo"));
+        }
+        if matches!(app.screen, Screen::Images | Screen::Diff) {
+            parts.push(hint(A::Diff, "diff"));
+        }
+        if matches!(app.screen, Screen::Images | Screen::Profile) {
+            parts.push(hint(A::Outliers, "outliers"));
+        }
+        if app.screen == Screen::Profile {
+            parts.push(hint(A::FocusNext, "panel"));
+            parts.push(hint(A::ViewSnapshot, "snapshot"));
+        }
+        if matches!(app.screen, Screen::Images | Screen::Profile) {
+            parts.push(hint(A::Promote, "promote"));
+            parts.push(hint(A::ResetLearning, "reset"));
             parts.push(hint(A::Undo, "undo"));
         }
         parts.push(hint(A::Quit, "quit"));

@@ -25,6 +25,44 @@ pub fn cut(s: &str, max: usize) -> String {
     }
 }
 
+/// Counts as a one-line bar chart, one character each: `·` for 0, else a block from `▁`
+/// to `█` scaled to the largest count.
+pub fn sparkline(values: &[u32]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = values.iter().copied().max().unwrap_or(0);
+    values
+        .iter()
+        .map(|&v| {
+            if v == 0 {
+                '·'
+            } else {
+                let level = ((v as u64 * 8).div_ceil(max as u64)).clamp(1, 8) as usize;
+                BARS[level - 1]
+            }
+        })
+        .collect()
+}
+
+/// "promoted to Stable by alice at 2026-11-26 14:00: reason".
+pub fn decision_text(c: &store::LifecycleChange) -> String {
+    let mut t = format!("{} at {}", c.describe(), time(c.ts_ms));
+    if !c.reason.is_empty() {
+        t.push_str(&format!(": {}", c.reason));
+    }
+    t
+}
+
+/// "merged, 12th of 200" / "kept, not merged (the profile was Stable)" / "merged before reset #3".
+pub fn snapshot_state(d: &store::SnapshotDetail) -> String {
+    match (d.snapshot.merged, d.snapshot.reset_id, d.position) {
+        (true, Some(r), _) => format!("merged before reset #{r} (archived generation)"),
+        (true, None, Some(pos)) => format!("merged, #{pos} in ingest order"),
+        (true, None, None) => "merged".into(),
+        (false, Some(r), _) => format!("kept, not merged; before reset #{r}"),
+        (false, None, _) => "kept, not merged (the profile was Stable)".into(),
+    }
+}
+
 /// Parse a duration like `30m`, `12h`, `7d`, `90s` into ms.
 pub fn parse_duration(s: &str) -> Result<i64, String> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
@@ -56,5 +94,8 @@ mod tests {
         assert_eq!(parse_duration("12h").unwrap(), 43_200_000);
         assert!(parse_duration("12x").is_err());
         assert!(parse_duration("999999999999999999d").is_err());
+        assert_eq!(sparkline(&[0, 1, 8, 4, 0]), "·▁█▄·");
+        assert_eq!(sparkline(&[0, 0]), "··");
+        assert_eq!(sparkline(&[3]), "█");
     }
 }

@@ -180,3 +180,112 @@ pub fn tmux_or_skip(test: &str) -> bool {
     eprintln!("SKIP {test}: tmux is not installed");
     false
 }
+
+// ----- the agent, for real, with containers of demo/web:1.0 -----
+
+/// A `wsprof agent` on a store and socket in a test directory; killed on drop.
+pub struct Agent {
+    child: Child,
+    pub sock: PathBuf,
+    pub log: PathBuf,
+}
+
+impl Agent {
+    /// Start the agent (3 s snapshots) with `config`, the runtime API at `runtime_sock` and
+    /// `extra` arguments; wait for its socket.
+    pub fn start(dir: &Path, runtime_sock: &Path, config: &Path, extra: &[&str]) -> Agent {
+        let sock = dir.join("wsprof.sock");
+        let log = dir.join("agent.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_wsprof"))
+            .arg("agent")
+            .arg("--config")
+            .arg(config)
+            .args(["--snapshot-interval", "3s", "--runtime-socket"])
+            .arg(runtime_sock)
+            .args(extra)
+            .arg("--db")
+            .arg(dir.join("agent.duckdb"))
+            .arg("--socket")
+            .arg(&sock)
+            .arg("--log-file")
+            .arg(&log)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("wsprof agent");
+        let a = Agent { child, sock, log };
+        wait_until("the agent's socket", Duration::from_secs(30), || {
+            a.sock.exists()
+        });
+        a
+    }
+
+    /// A CLI twin through the agent's socket, its `--json` output parsed.
+    pub fn json(&self, args: &[&str]) -> serde_json::Value {
+        let o = Command::new(env!("CARGO_BIN_EXE_wsprof"))
+            .args(args)
+            .arg("--socket")
+            .arg(&self.sock)
+            .arg("--log-file")
+            .arg(self.log.with_extension("cli.log"))
+            .output()
+            .unwrap();
+        assert!(
+            o.status.success(),
+            "wsprof {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        serde_json::from_slice(&o.stdout).unwrap()
+    }
+
+    /// Wait until demo/web:1.0 is Stable.
+    pub fn wait_web_stable(&self, timeout: Duration) {
+        wait_until("demo/web:1.0 Stable", timeout, || {
+            self.json(&["profiles", "--json"])
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| {
+                    p["image"] == "demo/web" && p["version"] == "1.0" && p["status"] == "stable"
+                })
+        });
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn wait_until(what: &str, timeout: Duration, mut f: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !f() {
+        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(500));
+    }
+}
+
+/// Start a container of demo/web:1.0 (no network) running `script`; its full id.
+pub fn run_web(name: &str, script: &str) -> String {
+    run_web_with(name, &[], script)
+}
+
+/// [`run_web`] with more `podman run` options (`-v`, ...).
+pub fn run_web_with(name: &str, options: &[&str], script: &str) -> String {
+    let _ = podman().args(["rm", "-f", "-t", "0", name]).output();
+    let out = podman()
+        .args(["run", "-d", "--network=none", "--name", name])
+        .args(options)
+        .arg("demo/web:1.0")
+        .args(["/bin/sh", "-c", script])
+        .output()
+        .expect("podman run");
+    assert!(
+        out.status.success(),
+        "podman run: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}

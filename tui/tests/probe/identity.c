@@ -9,9 +9,10 @@
  *   identity run ARGV0 PATH [ARG...]   exec PATH with argv[0] = ARGV0 (busybox picks its
  *                             applet by argv[0]: a renamed copy still runs `cat`)
  *   identity race DECOY TARGET   open a path buffer another thread flips between DECOY and
- *                             TARGET (same length, differing in their first 8 bytes) 20000
- *                             times: a tracer that reads the path at syscall entry sees one
- *                             while the kernel opens the other. Exit 0 when TARGET was opened.
+ *                             TARGET (same length, differing in their first 8 bytes) until 64
+ *                             opens got TARGET while the buffer said DECOY just before the call
+ *                             (or 10 s): a tracer that reads the path at syscall entry sees one
+ *                             while the kernel opens the other. Exit 0 when that happened.
  * Exit status 0 on success (the exec'd program's own status). */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -65,18 +67,31 @@ static int race(const char *decoy, const char *target) {
     race_words[1] = w[1];
     pthread_t t;
     if (pthread_create(&t, NULL, flipper, NULL) != 0) { perror("pthread_create"); return 2; }
-    int hits = 0;
-    for (int i = 0; i < 20000; i++) {
+    /* Until 64 opens found TARGET although the buffer said DECOY just before the call (the
+     * flip fell inside the syscall's entry, where a tracer reads the path), or 10 s: on a
+     * busy host the two threads may seldom run at the same time. */
+    int hits = 0, crossed = 0;
+    struct timespec t0, now;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long i = 0; crossed < 64; i++) {
+        if ((i & 1023) == 0) {
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (now.tv_sec - t0.tv_sec >= 10) break;
+        }
+        uint64_t said = *(volatile uint64_t *)&race_buf.w;
         int fd = open(race_buf.s, O_RDONLY);
         if (fd < 0) continue;
         struct stat got;
-        if (fstat(fd, &got) == 0 && got.st_ino == want.st_ino && got.st_dev == want.st_dev) hits++;
+        if (fstat(fd, &got) == 0 && got.st_ino == want.st_ino && got.st_dev == want.st_dev) {
+            hits++;
+            if (said == w[0]) crossed++;
+        }
         close(fd);
     }
     race_done = 1;
     pthread_join(t, NULL);
-    printf("%d opens of %s\n", hits, target);
-    return hits > 0 ? 0 : 1;
+    printf("%d opens of %s, %d while the buffer said %s just before\n", hits, target, crossed, decoy);
+    return crossed > 0 ? 0 : 1;
 }
 
 int main(int argc, char **argv) {

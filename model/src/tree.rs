@@ -705,6 +705,8 @@ mod tests {
             EventKind::Open {
                 path: "/etc/a|b".into(),
                 access: Access::READ,
+                errno: 0,
+                requested: None,
             },
         ));
         t.record(&ev(

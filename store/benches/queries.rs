@@ -43,7 +43,11 @@ impl Rng {
 
 fn image(p: usize) -> (String, String) {
     (
-        format!("registry.local/team{}/svc{}", p / VERSIONS % 5, p / VERSIONS),
+        format!(
+            "registry.local/team{}/svc{}",
+            p / VERSIONS % 5,
+            p / VERSIONS
+        ),
         format!("1.{}.0", p % VERSIONS),
     )
 }
@@ -134,7 +138,11 @@ fn generate(path: &Path) {
                     true,
                     NODES_PER_PROFILE as i64,
                     tree,
-                    format!(r#"["host:node-{}","namespace:ns{}","pod:web-{c}"]"#, c % 8, p % 7),
+                    format!(
+                        r#"["host:node-{}","namespace:ns{}","pod:web-{c}"]"#,
+                        c % 8,
+                        p % 7
+                    ),
                     format!("sha256:{:064x}", p)
                 ])
                 .unwrap();
@@ -389,7 +397,9 @@ fn demo_store(path: &Path) {
         }
     });
     written.expect("demo written");
-    store.refresh_statuses(bundle.span_ms().1, &settings).unwrap();
+    store
+        .refresh_statuses(bundle.span_ms().1, &settings)
+        .unwrap();
     store.checkpoint().unwrap();
 }
 

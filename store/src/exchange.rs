@@ -72,7 +72,7 @@ impl Store {
     ) -> Result<usize, ExchangeError> {
         let streamed = std::fs::File::open(path)
             .map_err(Unusual::from)
-            .and_then(|f| SnapshotReader::open(f))
+            .and_then(SnapshotReader::open)
             .and_then(|r| {
                 self.ingest_stream(settings, r.map(|s| s.map_err(StreamError::from)))
                     .map_err(|e: StreamError| {

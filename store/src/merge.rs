@@ -136,10 +136,13 @@ impl ProfileMerge {
             }
             None => {
                 let i = self.nodes.len() as u32;
-                if self.index.contains_key(&hash) {
-                    self.collided.insert(n.key.to_string(), i);
-                } else {
-                    self.index.insert(hash, i);
+                match self.index.entry(hash) {
+                    std::collections::hash_map::Entry::Occupied(_) => {
+                        self.collided.insert(n.key.to_string(), i);
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) => {
+                        v.insert(i);
+                    }
                 }
                 self.nodes.push(NodeMerge {
                     key: n.key.to_string(),

@@ -805,7 +805,12 @@ fn a_page_of_the_queue_is_its_newest_signals_with_their_own_matches() {
         let c = container(i as usize, "web", "1.0");
         let p = format!("/usr/bin/tool{i}");
         s.add_signal(
-            &signal(&c, &["/usr/sbin/nginx", p.as_str()], "shell-from-web", 1000 + i),
+            &signal(
+                &c,
+                &["/usr/sbin/nginx", p.as_str()],
+                "shell-from-web",
+                1000 + i,
+            ),
             2000,
         )
         .unwrap();

@@ -170,12 +170,17 @@ impl Suggestion {
 /// A suggestion when the trigger node is in the profile with commonality >= threshold.
 pub fn suggest(node: &NodeKey, profile: &Profile, threshold: f64) -> Option<Suggestion> {
     let stats = profile.nodes.get(node)?;
+    suggestion(node, stats.snapshots, profile.snapshot_count, threshold)
+}
+
+/// The suggestion for a node the profile holds, seen in `with` of its `of` snapshots.
+pub fn suggestion(node: &NodeKey, with: u32, of: u32, threshold: f64) -> Option<Suggestion> {
     let s = Suggestion {
         node: node.clone(),
-        snapshots_with: stats.snapshots,
-        snapshots: profile.snapshot_count,
+        snapshots_with: with,
+        snapshots: of,
     };
-    (profile.snapshot_count > 0 && s.commonality() >= threshold).then_some(s)
+    (of > 0 && s.commonality() >= threshold).then_some(s)
 }
 
 /// Activity of a workload whose profile is Stable that the profile does not hold: the

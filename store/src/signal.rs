@@ -8,7 +8,7 @@ use crate::read::Reads;
 use crate::{Result, Store, StoreError};
 use duckdb::{params, OptionalExt};
 use model::profile::Profile;
-use model::signal::{suggest, NewSignal, SignalStatus, Suggestion};
+use model::signal::{suggest, suggestion, NewSignal, SignalStatus, Suggestion};
 use model::tree::NodeKey;
 use model::ProcessInfo;
 use serde::{Deserialize, Serialize};
@@ -297,17 +297,59 @@ impl Reads<'_> {
             row_to_signal,
         )?;
         let mut out = Vec::new();
-        let mut profiles: HashMap<(String, String), Option<Profile>> = HashMap::new();
         for row in rows {
             let (mut s, process_json) = row?;
-            self.complete(&mut s, &process_json, &mut profiles)?;
+            s.process = serde_json::from_str(&process_json)
+                .map_err(|e| StoreError::Corrupt(format!("signal {} process: {e}", s.id)))?;
             out.push(s);
         }
-        // A page reads the matches and drift nodes of its own signals only.
+        // A page reads the matches, drift nodes and profile nodes of its own signals only.
         let page = f.limit.map(|_| page_ids(&out));
         self.attach_matches(&mut out, None, MATCH_PAGE, page.as_deref())?;
         self.attach_drift(&mut out, None, page.as_deref())?;
+        self.attach_suggestions(&mut out, page.as_deref())?;
         Ok(out)
+    }
+
+    /// Each signal's suggestion (`model::signal::suggest`) from its trigger node's row in its
+    /// profile, read for all of `rows` in one join instead of loading each profile whole.
+    fn attach_suggestions(&self, rows: &mut [SignalRow], ids: Option<&str>) -> Result<()> {
+        let mut stmt = self.conn.prepare(if ids.is_some() {
+            "SELECT s.signal_id, n.snapshots, p.snapshot_count
+             FROM signals s
+             JOIN profiles p ON p.image = s.image AND p.version = s.version
+             JOIN profile_nodes n ON n.profile_id = p.profile_id AND n.node_key = s.node_key
+             WHERE s.signal_id IN (SELECT unnest(CAST(? AS BIGINT[])))"
+        } else {
+            "SELECT s.signal_id, n.snapshots, p.snapshot_count
+             FROM signals s
+             JOIN profiles p ON p.image = s.image AND p.version = s.version
+             JOIN profile_nodes n ON n.profile_id = p.profile_id AND n.node_key = s.node_key
+             WHERE CAST(? AS VARCHAR) IS NULL"
+        })?;
+        let found = stmt.query_map(params![ids], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)? as u32,
+                r.get::<_, i64>(2)? as u32,
+            ))
+        })?;
+        let at: HashMap<i64, usize> = rows.iter().enumerate().map(|(i, s)| (s.id, i)).collect();
+        for f in found {
+            let (id, with, of) = f?;
+            let Some(&i) = at.get(&id) else { continue };
+            let s = &mut rows[i];
+            if s.suggestion_block.is_some() {
+                continue;
+            }
+            s.suggestion = suggestion(
+                &NodeKey(s.node_key.clone()),
+                with,
+                of,
+                self.suggestion_threshold,
+            );
+        }
+        Ok(())
     }
 
     /// Fill `matches` (at most `page` per signal), `matches_total` and the rate-limit

@@ -380,7 +380,7 @@ impl App {
             prompt: None,
             signals: Vec::new(),
             signal_sel: 0,
-            filter: SignalFilter::default(),
+            filter: queue_filter(),
             preview: None,
             suppressions: Vec::new(),
             suppression_sel: 0,
@@ -1037,7 +1037,7 @@ impl App {
             Action::Outliers => self.open_outliers(src),
             Action::ClearFilters => {
                 if self.screen == Screen::Signals {
-                    self.filter = SignalFilter::default();
+                    self.filter = queue_filter();
                     self.reload(src);
                 }
             }
@@ -1650,5 +1650,19 @@ mod search_tests {
         );
         assert_eq!(keep("gzp"), vec![1], "fuzzy when nothing holds the query");
         assert_eq!(keep(""), vec![0, 1, 2]);
+    }
+}
+
+/// Signals the queue screen loads at most: the newest, filters applied first. A store of a
+/// million signals is not read whole on every refresh (a page of 1,000 of 1,000,000 reads in
+/// tens of milliseconds, the whole list in seconds: BENCHMARKS.md); the title says when the
+/// queue holds more.
+pub const QUEUE_PAGE: usize = 1000;
+
+/// The queue's filter before a person narrows it: everything, newest [`QUEUE_PAGE`].
+pub fn queue_filter() -> SignalFilter {
+    SignalFilter {
+        limit: Some(QUEUE_PAGE),
+        ..SignalFilter::default()
     }
 }

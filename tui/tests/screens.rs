@@ -1137,3 +1137,41 @@ fn promote_reset_and_undo_from_the_keyboard_with_confirmation() {
     assert!(s.contains("LEARNING*"), "{s}");
     insta::assert_snapshot!("profile_after_reset", s);
 }
+
+#[test]
+fn a_queue_larger_than_a_page_shows_its_newest_page_and_says_so() {
+    let mut store = Store::open_in_memory().unwrap();
+    store.settings.rate_limit = 10_000;
+    let n = wsprof_tui::app::QUEUE_PAGE + 50;
+    for i in 0..n {
+        // a container each: neither de-duplication nor the rate limit folds them
+        let c = container(i, "web", "1.0");
+        let tool = format!("/usr/bin/tool{i}");
+        let e = ev(
+            &c,
+            &["/usr/sbin/nginx", tool.as_str()],
+            &["tool"],
+            EventKind::Exec,
+            T0 + i as i64,
+        );
+        let s = NewSignal::from_event(&e, SignalKind::Rule, "r", "high", "T1059", String::new());
+        store.add_signal(&s, T0 + i as i64).unwrap();
+    }
+    let mut h = Harness::on(store);
+    h.act(&[Action::Signals]);
+    assert_eq!(h.app.signals.len(), wsprof_tui::app::QUEUE_PAGE);
+    // the newest first: the last one added
+    assert_eq!(
+        h.app.selected_signal().unwrap().process.exec_path,
+        format!("/usr/bin/tool{}", n - 1)
+    );
+    let s = h.screen();
+    assert!(
+        s.contains(&format!(
+            "Signal queue ({}) [newest {}]",
+            wsprof_tui::app::QUEUE_PAGE,
+            wsprof_tui::app::QUEUE_PAGE
+        )),
+        "{s}"
+    );
+}

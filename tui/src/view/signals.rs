@@ -33,6 +33,10 @@ pub fn draw(f: &mut Frame, app: &App, area: Rect) {
     if let Some(r) = &app.filter.rule {
         filters.push(format!("rule={r}"));
     }
+    if app.filter.limit.is_some_and(|n| app.signals.len() >= n) {
+        // a full page: older signals are in the store (`wsprof signals`, or narrow the filters)
+        filters.push(format!("newest {}", app.signals.len()));
+    }
     let title = if filters.is_empty() {
         format!(" Signal queue ({}) ", visible.len())
     } else {

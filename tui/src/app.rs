@@ -1631,6 +1631,20 @@ impl App {
     }
 }
 
+/// Signals the queue screen loads at most: the newest, filters applied first. A store of a
+/// million signals is not read whole on every refresh (a page of 1,000 of 1,000,000 reads in
+/// tens of milliseconds, the whole list in seconds: BENCHMARKS.md); the title says when the
+/// queue holds more.
+pub const QUEUE_PAGE: usize = 1000;
+
+/// The queue's filter before a person narrows it: everything, newest [`QUEUE_PAGE`].
+pub fn queue_filter() -> SignalFilter {
+    SignalFilter {
+        limit: Some(QUEUE_PAGE),
+        ..SignalFilter::default()
+    }
+}
+
 #[cfg(test)]
 mod search_tests {
     use super::fuzzy_keep;
@@ -1650,19 +1664,5 @@ mod search_tests {
         );
         assert_eq!(keep("gzp"), vec![1], "fuzzy when nothing holds the query");
         assert_eq!(keep(""), vec![0, 1, 2]);
-    }
-}
-
-/// Signals the queue screen loads at most: the newest, filters applied first. A store of a
-/// million signals is not read whole on every refresh (a page of 1,000 of 1,000,000 reads in
-/// tens of milliseconds, the whole list in seconds: BENCHMARKS.md); the title says when the
-/// queue holds more.
-pub const QUEUE_PAGE: usize = 1000;
-
-/// The queue's filter before a person narrows it: everything, newest [`QUEUE_PAGE`].
-pub fn queue_filter() -> SignalFilter {
-    SignalFilter {
-        limit: Some(QUEUE_PAGE),
-        ..SignalFilter::default()
     }
 }
